@@ -1,0 +1,43 @@
+"""Queue backends: the public contract, the built-in backends and the aliases.
+
+``from symphra_django.backends import QueueBackend, MemoryBackend,
+DatabaseBackend, RedisBackend, RabbitMQBackend, backends``. The Redis and
+RabbitMQ backends are imported on first use, so their client libraries are
+only needed by projects that use them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .base import NotSupported, QueueBackend
+from .handler import SHORT_NAMES, backends
+from .memory import MemoryBackend
+
+_LAZY = {
+    "DatabaseBackend": ("database", "DatabaseBackend"),
+    "SQLiteBackend": ("database", "SQLiteBackend"),
+    "RedisBackend": ("redis", "RedisBackend"),
+    "RabbitMQBackend": ("rabbitmq", "RabbitMQBackend"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "SHORT_NAMES",
+    "DatabaseBackend",
+    "MemoryBackend",
+    "NotSupported",
+    "QueueBackend",
+    "RabbitMQBackend",
+    "RedisBackend",
+    "SQLiteBackend",
+    "backends",
+]

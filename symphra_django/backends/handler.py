@@ -1,0 +1,160 @@
+"""Backend aliases from settings to instances, like ``django.core.cache.caches``.
+
+One instance per alias per process, shared by every thread: built-in backends
+are thread-safe (each says how). Instances are dropped when ``SYMPHRA``
+changes (``override_settings``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+from .. import conf
+from .base import QueueBackend
+
+logger = logging.getLogger("symphra_django.backends")
+
+#: Short names accepted in BACKEND, beside dotted paths.
+SHORT_NAMES = {
+    "memory": "symphra_django.backends.memory.MemoryBackend",
+    "database": "symphra_django.backends.database.DatabaseBackend",
+    "sqlite": "symphra_django.backends.database.DatabaseBackend",
+    "redis": "symphra_django.backends.redis.RedisBackend",
+    "rabbitmq": "symphra_django.backends.rabbitmq.RabbitMQBackend",
+}
+
+
+def backend_class(path: str, *, key: str) -> type[QueueBackend]:
+    dotted = SHORT_NAMES.get(path, path)
+    if "." not in dotted:
+        raise ImproperlyConfigured(
+            f"{key} is {path!r}, which is neither a short name "
+            f"({', '.join(sorted(SHORT_NAMES))}) nor a dotted path to a "
+            "QueueBackend subclass."
+        )
+    try:
+        cls = import_string(dotted)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"{key} is {path!r}, which cannot be imported: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, QueueBackend)):
+        raise ImproperlyConfigured(
+            f"{key} is {path!r}, which is not a subclass of "
+            "symphra_django.backends.QueueBackend."
+        )
+    return cls
+
+
+def accepted_options(cls: type) -> set[str] | None:
+    """Keyword options a backend class accepts (None: any, it takes **kwargs)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names.update(
+            p.name for p in params
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
+        )
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names
+    return None
+
+
+def build_backend(alias: str, config: Any) -> QueueBackend:
+    key = f"settings.SYMPHRA['BACKENDS'][{alias!r}]"
+    if not isinstance(config, dict):
+        raise ImproperlyConfigured(f"{key} must be a dict with a 'BACKEND' key, got {config!r}.")
+    unknown = sorted(set(config) - {"BACKEND", "OPTIONS"})
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{key} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            "valid keys are 'BACKEND' and 'OPTIONS'."
+        )
+    cls = backend_class(config.get("BACKEND", "database"), key=f"{key}['BACKEND']")
+    options = config.get("OPTIONS") or {}
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured(f"{key}['OPTIONS'] must be a dict, got {options!r}.")
+    accepted = accepted_options(cls)
+    if accepted is not None:
+        bad = sorted(set(options) - accepted - {"alias"})
+        if bad:
+            raise ImproperlyConfigured(
+                f"{key}['OPTIONS'] has unknown option(s) {', '.join(map(repr, bad))} "
+                f"for {cls.__name__}; valid options are "
+                f"{', '.join(sorted(accepted - {'alias'}))}."
+            )
+    try:
+        return cls(alias=alias, **options)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{key}['OPTIONS'] is invalid: {exc}") from exc
+
+
+class BackendHandler:
+    """``backends[alias]`` → the connected backend of that alias."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._instances: dict[str, QueueBackend] = {}
+
+    def aliases(self) -> list[str]:
+        return list(conf.get("BACKENDS"))
+
+    def settings_for(self, alias: str) -> dict[str, Any]:
+        configured = conf.get("BACKENDS")
+        if alias not in configured:
+            raise ImproperlyConfigured(
+                f"unknown backend alias {alias!r}; configured aliases in "
+                f"settings.SYMPHRA['BACKENDS'] are {', '.join(map(repr, configured))}."
+            )
+        return configured[alias]
+
+    def __getitem__(self, alias: str) -> QueueBackend:
+        backend = self._instances.get(alias)
+        if backend is not None:
+            return backend
+        with self._lock:
+            backend = self._instances.get(alias)
+            if backend is None:
+                backend = build_backend(alias, self.settings_for(alias))
+                backend.connect_sync()
+                self._instances[alias] = backend
+            return backend
+
+    def __contains__(self, alias: str) -> bool:
+        return alias in conf.get("BACKENDS")
+
+    def all(self) -> list[QueueBackend]:
+        return [self[alias] for alias in self.aliases()]
+
+    def set(self, alias: str, backend: QueueBackend) -> None:
+        """Use ``backend`` for ``alias`` in this process (tests, embedding)."""
+        with self._lock:
+            self._instances[alias] = backend
+
+    def close_all(self) -> None:
+        with self._lock:
+            instances, self._instances = self._instances, {}
+        for backend in instances.values():
+            try:
+                backend.disconnect_sync()
+            except Exception:  # noqa: BLE001 - closing must go on for the others
+                logger.warning("could not close %s", backend.describe(), exc_info=True)
+
+
+backends = BackendHandler()
+
+
+def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "SYMPHRA":
+        backends.close_all()
+
+
+setting_changed.connect(_reset_on_settings_change)

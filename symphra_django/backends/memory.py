@@ -1,0 +1,265 @@
+"""An in-process queue: for tests, development and single-process use.
+
+It keeps the whole contract (leases, priorities, delays, the failed store) but
+nothing survives the process, and another process cannot see it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage
+from .base import QueueBackend, lease_expired_error
+
+
+@dataclass
+class _Queue:
+    pending: dict[str, tuple[int, TaskMessage]] = field(default_factory=dict)
+    # (-priority, scheduled_time, seq, id): due tasks, best first.
+    ready: list[tuple[int, float, int, str]] = field(default_factory=list)
+    # (scheduled_time, seq, id): tasks not yet due.
+    delayed: list[tuple[float, int, str]] = field(default_factory=list)
+    in_flight: dict[str, TaskMessage] = field(default_factory=dict)
+    # (lease_expires, id, token): in-flight leases by deadline.
+    leases: list[tuple[float, str, str]] = field(default_factory=list)
+    failed: dict[str, TaskMessage] = field(default_factory=dict)
+
+
+class MemoryBackend(QueueBackend):
+    """Thread-safe queues held in this process's memory."""
+
+    durable = False
+    shared = False
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self._lock = threading.Lock()
+        self._queues: dict[str, _Queue] = {}
+        self._seq = itertools.count()
+
+    def _queue(self, name: str) -> _Queue:
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = _Queue()
+        return queue
+
+    # Stored copies are separate objects so that a caller mutating a message
+    # it holds cannot change what the queue holds (as with a real server).
+    def _push(self, q: _Queue, task: TaskMessage, now: float) -> None:
+        seq = next(self._seq)
+        q.pending[task.id] = (seq, task)
+        if task.scheduled_time <= now:
+            heapq.heappush(q.ready, (-task.priority, task.scheduled_time, seq, task.id))
+        else:
+            heapq.heappush(q.delayed, (task.scheduled_time, seq, task.id))
+
+    def _promote(self, q: _Queue, now: float) -> None:
+        while q.delayed and q.delayed[0][0] <= now:
+            scheduled, seq, task_id = heapq.heappop(q.delayed)
+            entry = q.pending.get(task_id)
+            if entry is not None and entry[0] == seq:
+                task = entry[1]
+                heapq.heappush(q.ready, (-task.priority, scheduled, seq, task_id))
+        while q.leases and q.leases[0][0] <= now:
+            expires, task_id, token = heapq.heappop(q.leases)
+            task = q.in_flight.get(task_id)
+            if task is None or task.lease_token != token or task.lease_expires != expires:
+                continue
+            del q.in_flight[task_id]
+            task.lease_token = task.lease_expires = None
+            if self.attempts_exhausted(task):
+                task.error = lease_expired_error(task)
+                task.traceback = None
+                task.meta["failed_at"] = now
+                q.failed[task_id] = task
+            else:
+                self._push(q, task, now)
+
+    def enqueue_sync(
+        self,
+        task: TaskMessage,
+        scheduled_time: datetime | float | None = None,
+        priority: int | None = None,
+    ) -> bool:
+        self.prepare(task, scheduled_time, priority)
+        stored = task.copy()
+        with self._lock:
+            q = self._queue(task.queue)
+            if task.id in q.pending or task.id in q.in_flight:
+                return False
+            q.failed.pop(task.id, None)
+            self._push(q, stored, time.time())
+            return True
+
+    def dequeue_sync(
+        self,
+        max_items: int = 1,
+        *,
+        queue: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> list[TaskMessage]:
+        lease = lease_seconds or self.default_lease_seconds
+        out: list[TaskMessage] = []
+        with self._lock:
+            q = self._queue(self.queue_for(queue))
+            now = time.time()
+            self._promote(q, now)
+            while q.ready and len(out) < max_items:
+                _, _, seq, task_id = heapq.heappop(q.ready)
+                entry = q.pending.get(task_id)
+                if entry is None or entry[0] != seq:
+                    continue
+                del q.pending[task_id]
+                task = entry[1]
+                task.attempts += 1
+                task.lease_token = uuid.uuid4().hex
+                task.lease_expires = now + lease
+                q.in_flight[task_id] = task
+                heapq.heappush(q.leases, (task.lease_expires, task_id, task.lease_token))
+                delivered = task.copy()
+                delivered.lease_token = task.lease_token
+                delivered.lease_expires = task.lease_expires
+                out.append(delivered)
+        return out
+
+    def _held(self, q: _Queue, task: TaskMessage) -> TaskMessage | None:
+        held = q.in_flight.get(task.id)
+        if held is None or task.lease_token is None or held.lease_token != task.lease_token:
+            return None
+        if held.lease_expires is not None and held.lease_expires <= time.time():
+            return None
+        return held
+
+    def acknowledge_sync(self, task: TaskMessage) -> bool:
+        with self._lock:
+            q = self._queue(task.queue)
+            if self._held(q, task) is None:
+                return False
+            del q.in_flight[task.id]
+            return True
+
+    def reject_sync(
+        self,
+        task: TaskMessage,
+        requeue: bool = False,
+        *,
+        delay: float = 0.0,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> bool:
+        with self._lock:
+            q = self._queue(task.queue)
+            held = self._held(q, task)
+            if held is None:
+                return False
+            del q.in_flight[task.id]
+            held.lease_token = held.lease_expires = None
+            held.error, held.traceback = error, traceback
+            now = time.time()
+            if requeue:
+                held.scheduled_time = now + max(0.0, delay)
+                self._push(q, held, now)
+            else:
+                held.meta["failed_at"] = now
+                q.failed[held.id] = held
+            return True
+
+    def extend_lease_sync(self, task: TaskMessage, seconds: float | None = None) -> bool:
+        with self._lock:
+            q = self._queue(task.queue)
+            held = self._held(q, task)
+            if held is None:
+                return False
+            held.lease_expires = time.time() + (seconds or self.default_lease_seconds)
+            task.lease_expires = held.lease_expires
+            heapq.heappush(q.leases, (held.lease_expires, held.id, held.lease_token))
+            return True
+
+    def get_stats_sync(self, queue: str | None = None) -> QueueStats:
+        with self._lock:
+            q = self._queue(self.queue_for(queue))
+            now = time.time()
+            self._promote(q, now)
+            ready = sum(1 for _, t in q.pending.values() if t.scheduled_time <= now)
+            due = [t.scheduled_time for _, t in q.pending.values() if t.scheduled_time <= now]
+            return QueueStats(
+                ready=ready,
+                delayed=len(q.pending) - ready,
+                in_flight=len(q.in_flight),
+                failed=len(q.failed),
+                oldest_due=min(due) if due else None,
+            )
+
+    def get_queue_size_sync(self, queue: str | None = None) -> int:
+        return self.get_stats_sync(queue).size
+
+    def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
+        with self._lock:
+            q = self._queue(self.queue_for(queue))
+            now = time.time()
+            self._promote(q, now)
+            if task_id in q.in_flight:
+                return IN_FLIGHT
+            if task_id in q.pending:
+                return READY if q.pending[task_id][1].scheduled_time <= now else DELAYED
+            if task_id in q.failed:
+                return FAILED
+            return None
+
+    def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
+        with self._lock:
+            q = self._queue(self.queue_for(queue))
+            tasks = [t for _, t in q.pending.values()]
+        tasks.sort(key=lambda t: (t.scheduled_time > time.time(), -t.priority, t.scheduled_time))
+        return [t.copy() for t in tasks[:limit]]
+
+    def queues_sync(self) -> list[str]:
+        with self._lock:
+            return sorted(self._queues)
+
+    def clear_sync(self, queue: str | None = None) -> int:
+        with self._lock:
+            q = self._queue(self.queue_for(queue))
+            count = len(q.pending) + len(q.in_flight)
+            failed = q.failed
+            self._queues[self.queue_for(queue)] = _Queue(failed=failed)
+            return count
+
+    def health_check_sync(self) -> bool:
+        return True
+
+    def list_failed_sync(
+        self, queue: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[TaskMessage]:
+        with self._lock:
+            tasks = list(self._queue(self.queue_for(queue)).failed.values())
+        tasks.reverse()
+        return [t.copy() for t in tasks[offset : offset + limit]]
+
+    def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        moved = 0
+        with self._lock:
+            q = self._queue(self.queue_for(queue))
+            now = time.time()
+            for task_id in task_ids:
+                task = q.failed.pop(task_id, None)
+                if task is None:
+                    continue
+                task.scheduled_time = now
+                task.attempts = 0
+                task.meta.pop("failed_at", None)
+                self._push(q, task, now)
+                moved += 1
+        return moved
+
+    def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        with self._lock:
+            q = self._queue(self.queue_for(queue))
+            return sum(q.failed.pop(task_id, None) is not None for task_id in task_ids)

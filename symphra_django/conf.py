@@ -1,0 +1,124 @@
+"""Settings, read lazily from ``settings.SYMPHRA`` in one place.
+
+Every key has a default, so a project needs no ``SYMPHRA`` setting at all::
+
+    SYMPHRA = {
+        "BACKENDS": {
+            "default": {"BACKEND": "database", "OPTIONS": {}},
+        },
+        "WORKERS": 4,
+        ...
+    }
+
+Values are read on each access (so ``override_settings`` works) and checked
+here; a bad one raises ``ImproperlyConfigured`` naming the key, the value and
+what would be valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_BACKENDS: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "database", "OPTIONS": {}},
+}
+
+DEFAULTS: dict[str, Any] = {
+    # Aliases of queue backends, shaped like CACHES.
+    "BACKENDS": DEFAULT_BACKENDS,
+    # Queue names tasks may be enqueued on, beside those tasks declare.
+    "QUEUES": ["default"],
+    # Zone cron expressions are read in; None means settings.TIME_ZONE.
+    "TIME_ZONE": None,
+    # Worker threads per process, and worker processes per runscheduler.
+    "WORKERS": 4,
+    "PROCESSES": 1,
+    # Tasks claimed (and acknowledged) per round trip to the backend.
+    "BATCH_SIZE": 32,
+    # Seconds a claimed task is leased before another worker may take it.
+    "LEASE_SECONDS": 60.0,
+    # Longest sleep of an idle worker between polls, in seconds.
+    "POLL_INTERVAL": 0.5,
+    # Seconds to let running tasks finish after SIGTERM/SIGINT.
+    "SHUTDOWN_TIMEOUT": 30.0,
+    # Default timeout of a task, in seconds (None: no limit).
+    "TASK_TIMEOUT": None,
+    # Default retry policy: a RetryPolicy, a preset name or a dict of its fields.
+    "RETRY_POLICY": "default",
+    # A periodic tick missed by up to this many seconds still runs (once).
+    "MISFIRE_GRACE_TIME": 60.0,
+    # Seconds finished tasks are kept as history (database backend), None: forever.
+    "HISTORY_RETENTION": 7 * 24 * 3600,
+    # Attempts to reach a backend at start before giving up.
+    "CONNECT_RETRIES": 5,
+}
+
+_NUMBERS = {
+    "WORKERS": (int, 1),
+    "PROCESSES": (int, 1),
+    "BATCH_SIZE": (int, 1),
+    "LEASE_SECONDS": ((int, float), 1),
+    "POLL_INTERVAL": ((int, float), 0.001),
+    "SHUTDOWN_TIMEOUT": ((int, float), 0),
+    "MISFIRE_GRACE_TIME": ((int, float), 0),
+    "CONNECT_RETRIES": (int, 0),
+}
+
+
+def user_settings() -> dict[str, Any]:
+    value = getattr(settings, "SYMPHRA", None)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(
+            f"settings.SYMPHRA must be a dict, got {type(value).__name__}."
+        )
+    unknown = sorted(set(value) - set(DEFAULTS))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"settings.SYMPHRA has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"valid keys are {', '.join(sorted(DEFAULTS))}."
+        )
+    return value
+
+
+def get(name: str) -> Any:
+    """The value of ``SYMPHRA[name]``, or its default, checked."""
+    if name not in DEFAULTS:
+        raise KeyError(name)
+    value = user_settings().get(name, DEFAULTS[name])
+    if name in _NUMBERS:
+        types, minimum = _NUMBERS[name]
+        if isinstance(value, bool) or not isinstance(value, types) or value < minimum:
+            raise ImproperlyConfigured(
+                f"settings.SYMPHRA[{name!r}] is {value!r}; it must be a number "
+                f">= {minimum}."
+            )
+    elif name in ("TASK_TIMEOUT", "HISTORY_RETENTION"):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+        ):
+            raise ImproperlyConfigured(
+                f"settings.SYMPHRA[{name!r}] is {value!r}; it must be a number "
+                "of seconds > 0, or None."
+            )
+    elif name == "QUEUES":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(q, str) for q in value):
+            raise ImproperlyConfigured(
+                f"settings.SYMPHRA['QUEUES'] is {value!r}; it must be a list of "
+                "queue names."
+            )
+    elif name == "BACKENDS":
+        if not isinstance(value, dict) or not value:
+            raise ImproperlyConfigured(
+                f"settings.SYMPHRA['BACKENDS'] is {value!r}; it must be a non-empty "
+                "dict of aliases, e.g. {'default': {'BACKEND': 'database'}}."
+            )
+    return value
+
+
+def time_zone_name() -> str:
+    return get("TIME_ZONE") or settings.TIME_ZONE or "UTC"

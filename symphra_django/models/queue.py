@@ -1,0 +1,51 @@
+"""The database backend's queue table (also its failed store and history)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class QueuedTask(models.Model):
+    """One task in the database backend: queued, leased, failed or done."""
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"  # due or delayed: see scheduled_time
+        IN_FLIGHT = "in_flight", "In flight"
+        FAILED = "failed", "Failed"
+        DONE = "done", "Done"
+
+    id = models.CharField("task id", max_length=255, primary_key=True)
+    queue = models.CharField(max_length=100, default="default")
+    task_name = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
+    priority = models.SmallIntegerField(default=0)
+    scheduled_time = models.DateTimeField()
+    # Enqueue order, the last tie-breaker of the claim order (C4).
+    seq = models.BigIntegerField(default=0)
+    payload = models.TextField(help_text="The task message as JSON.")
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=1)
+    lease_token = models.CharField(max_length=32, null=True, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(null=True, blank=True)
+    traceback = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "symphra_task_queue"
+        verbose_name = "queued task"
+        indexes = [
+            # Serves the claim: due tasks of a queue by priority, time, order.
+            models.Index(
+                "queue", "status", models.F("priority").desc(), "scheduled_time", "seq",
+                name="symphra_claim_idx",
+            ),
+            models.Index(fields=["status", "lease_expires"], name="symphra_lease_idx"),
+            models.Index(fields=["status", "finished_at"], name="symphra_finished_idx"),
+            models.Index(fields=["task_name", "status"], name="symphra_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} ({self.id})"

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from tests import services
+
+from .factories import FACTORIES
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def factory(request):
+    made = FACTORIES[request.param]()
+    for service in made.services:
+        services.require(service)
+    if made.databases is not None:
+        request.getfixturevalue("transactional_db")
+    yield made
+    made.teardown()
+
+
+@pytest.fixture
+def backend(factory):
+    return factory.make()
