@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class SymphraConfig(AppConfig):
     name = "symphra_django"
     verbose_name = "Symphra tasks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks
+
+        # Like the admin's autodiscover of admin.py: declare every app's tasks.
+        autodiscover_modules("tasks")

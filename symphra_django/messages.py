@@ -83,6 +83,8 @@ class TaskMessage:
     # Delivery state: not part of the stored payload.
     lease_token: str | None = field(default=None, compare=False)
     lease_expires: float | None = field(default=None, compare=False)
+    #: Set by ``Task.enqueue``: False when the id was already queued (C2).
+    created: bool | None = field(default=None, compare=False)
 
     @property
     def scheduled_at(self) -> datetime:

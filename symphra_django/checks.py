@@ -1,0 +1,58 @@
+"""System checks for the SYMPHRA setting and declared tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, register
+from django.core.exceptions import ImproperlyConfigured
+
+from . import conf
+
+
+@register("symphra")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    try:
+        for name in conf.DEFAULTS:
+            conf.get(name)
+        from .retry import default_policy
+
+        default_policy()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="symphra_django.E001")]
+    from .backends.handler import backend_class
+
+    for alias, config in conf.get("BACKENDS").items():
+        key = f"settings.SYMPHRA['BACKENDS'][{alias!r}]"
+        if not isinstance(config, dict):
+            errors.append(Error(f"{key} must be a dict with a 'BACKEND' key.", id="symphra_django.E002"))
+            continue
+        try:
+            backend_class(config.get("BACKEND", "database"), key=f"{key}['BACKEND']")
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="symphra_django.E002"))
+    if "default" not in conf.get("BACKENDS"):
+        errors.append(Error(
+            "settings.SYMPHRA['BACKENDS'] has no 'default' alias; tasks use it unless they name another.",
+            hint="Rename one alias to 'default' or add one.",
+            id="symphra_django.E003",
+        ))
+    errors.extend(_check_task_backends())
+    return errors
+
+
+def _check_task_backends() -> list[CheckMessage]:
+    from .registry import registry
+
+    configured = conf.get("BACKENDS")
+    return [
+        Error(
+            f"task {task.name!r} uses backend alias {task.backend!r}, which is not in "
+            f"settings.SYMPHRA['BACKENDS'] ({', '.join(map(repr, configured))}).",
+            obj=task.origin,
+            id="symphra_django.E004",
+        )
+        for task in registry
+        if task.backend not in configured
+    ]

@@ -1,0 +1,74 @@
+"""Running one task call: sync or async, with a timeout, with Django's
+database connection hygiene around it (as Django does around a request)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from django.db import close_old_connections
+
+from .exceptions import TaskTimeout
+from .tasks import Task
+
+
+class Runner:
+    """Runs task calls for one worker thread (which owns an event loop for
+    ``async def`` tasks)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        timeout = task.effective_timeout
+        # Like request_started / request_finished: drop connections that are
+        # broken or past CONN_MAX_AGE, so a long-lived worker never keeps a
+        # stale connection or leaks one per task.
+        close_old_connections()
+        try:
+            if task.is_async:
+                return self._run_async(task, args, kwargs, timeout)
+            if timeout is None:
+                return task.func(*args, **kwargs)
+            return _run_with_timeout(task, args, kwargs, timeout)
+        finally:
+            close_old_connections()
+
+    def _run_async(self, task: Task, args: list[Any], kwargs: dict[str, Any], timeout: float | None) -> Any:
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        try:
+            return self._loop.run_until_complete(asyncio.wait_for(task.func(*args, **kwargs), timeout))
+        except (asyncio.TimeoutError, TimeoutError):
+            raise TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s") from None
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.close()
+
+
+def _run_with_timeout(task: Task, args: list[Any], kwargs: dict[str, Any], timeout: float) -> Any:
+    """Run a sync task in its own thread and stop waiting after ``timeout``.
+
+    Python cannot kill a thread: a task past its time is recorded as failed
+    and its thread is abandoned (a daemon thread, so it cannot block exit).
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = task.func(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the worker thread
+            outcome["error"] = exc
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=target, name=f"symphra-task-{task.name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -1,0 +1,78 @@
+"""``manage.py runscheduler``: run the beat and the workers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from symphra_django import conf
+from symphra_django.exceptions import BackendUnavailable
+from symphra_django.runner import RunOptions, configure_logging, run
+
+VERBOSITY_LEVELS = {0: logging.ERROR, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
+
+
+class Command(BaseCommand):
+    help = (
+        "Run symphra_django: the beat (enqueues periodic tasks on time) and the "
+        "workers (run queued tasks). Stops gracefully on SIGTERM or Ctrl-C."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--backend", default="default", metavar="ALIAS",
+                            help="Alias in SYMPHRA['BACKENDS'] to consume (default: %(default)s).")
+        parser.add_argument("--queue", action="append", dest="queues", metavar="NAME",
+                            help="Queue to consume; repeat for several (default: every known queue).")
+        parser.add_argument("--workers", type=int, metavar="N",
+                            help="Worker threads per process (default: SYMPHRA['WORKERS']).")
+        parser.add_argument("--processes", type=int, metavar="N",
+                            help="Worker processes, for several cores (default: SYMPHRA['PROCESSES']).")
+        parser.add_argument("--batch-size", type=int, metavar="N",
+                            help="Tasks claimed per round trip (default: SYMPHRA['BATCH_SIZE']).")
+        role = parser.add_mutually_exclusive_group()
+        role.add_argument("--no-beat", action="store_true", help="Run workers only; enqueue no periodic tasks.")
+        role.add_argument("--beat-only", action="store_true", help="Enqueue periodic tasks only; run no workers.")
+        parser.add_argument("--burst", action="store_true",
+                            help="Run what is due, then exit 0 once the queues hold nothing due.")
+        parser.add_argument("--shutdown-timeout", type=float, metavar="SECONDS",
+                            help="Seconds to let running tasks finish after SIGTERM (default: "
+                                 "SYMPHRA['SHUTDOWN_TIMEOUT']).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        log_level = VERBOSITY_LEVELS.get(options["verbosity"], logging.INFO)
+        configure_logging(log_level)
+        for name in ("workers", "processes", "batch_size"):
+            if options[name] is not None and options[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1, got {options[name]}")
+        if options["shutdown_timeout"] is not None and options["shutdown_timeout"] < 0:
+            raise CommandError("--shutdown-timeout must be >= 0")
+        if options["beat_only"] and options["burst"]:
+            raise CommandError("--burst runs workers; it cannot be combined with --beat-only")
+        try:
+            aliases = conf.get("BACKENDS")
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        if options["backend"] not in aliases:
+            raise CommandError(
+                f"unknown backend alias {options['backend']!r}; configured aliases are "
+                f"{', '.join(map(repr, aliases))} (settings.SYMPHRA['BACKENDS'])"
+            )
+        run_options = RunOptions(
+            backend=options["backend"],
+            queues=options["queues"],
+            workers=options["workers"] or conf.get("WORKERS"),
+            processes=options["processes"] or conf.get("PROCESSES"),
+            batch_size=options["batch_size"],
+            beat=not options["no_beat"],
+            work=not options["beat_only"],
+            burst=options["burst"],
+            shutdown_timeout=options["shutdown_timeout"],
+            log_level=log_level,
+        )
+        try:
+            run(run_options)
+        except (BackendUnavailable, ImproperlyConfigured, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
