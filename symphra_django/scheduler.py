@@ -87,7 +87,7 @@ class Scheduler:
             self.alias = backend
             backend = backends[backend]
         self.backend = backend
-        self.registry = registry or default_registry
+        self.registry = default_registry if registry is None else registry
         self.queues = list(queues) if queues else None
         self.workers = workers or conf.get("WORKERS")
         self.batch_size = batch_size or conf.get("BATCH_SIZE")

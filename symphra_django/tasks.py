@@ -280,7 +280,7 @@ def declare(
         tags=tuple(tags),
         metadata=dict(metadata or {}),
     )
-    return (target or registry).register(declared)
+    return (registry if target is None else target).register(declared)
 
 
 def _window_time(value: datetime | None, what: str, name: str) -> float | None:

@@ -56,7 +56,7 @@ class WorkerPool:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
-        self.registry = registry or default_registry
+        self.registry = default_registry if registry is None else registry
         self.metrics = metrics or Metrics()
         self.on_finished = on_finished
         self._stopping = threading.Event()

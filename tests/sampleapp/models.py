@@ -1,0 +1,12 @@
+from django.db import models
+
+
+class Run(models.Model):
+    """One execution of ``write_row``: tests count these across processes."""
+
+    key = models.CharField(max_length=200)
+    pid = models.IntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "sampleapp_run"
