@@ -39,12 +39,15 @@ class Beat:
         *,
         grace: float = 60.0,
         max_sleep: float = 1.0,
+        on_enqueued: Callable[[TaskMessage], None] | None = None,
     ) -> None:
         self.registry = registry
         self.backend_for = backend_for
         self.ledger = ledger
         self.grace = grace
         self.max_sleep = max_sleep
+        # Lets local idle workers start a tick at once instead of at their next poll.
+        self.on_enqueued = on_enqueued
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.enqueued = 0
@@ -127,6 +130,8 @@ class Beat:
             self.ledger.unclaim(task.name, tick, last)
             raise
         self.enqueued += 1
+        if self.on_enqueued is not None:
+            self.on_enqueued(message)
         upcoming = schedule.next_after(tick)
         self.ledger.set_next_run(task.name, upcoming)
         logger.debug("enqueued tick %s of %s", from_timestamp(tick).isoformat(), task.name)

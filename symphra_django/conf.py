@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a claimed task is leased before another worker may take it.
     "LEASE_SECONDS": 60.0,
     # Longest sleep of an idle worker between polls, in seconds.
-    "POLL_INTERVAL": 0.5,
+    "POLL_INTERVAL": 0.25,
     # Seconds to let running tasks finish after SIGTERM/SIGINT.
     "SHUTDOWN_TIMEOUT": 30.0,
     # Default timeout of a task, in seconds (None: no limit).

@@ -4,6 +4,7 @@ database connection hygiene around it (as Django does around a request)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from typing import Any
 
@@ -64,7 +65,9 @@ def _run_with_timeout(task: Task, args: list[Any], kwargs: dict[str, Any], timeo
         finally:
             close_old_connections()
 
-    thread = threading.Thread(target=target, name=f"symphra-task-{task.name}", daemon=True)
+    # The task's thread sees the worker's context (current_message()).
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(target,), name=f"symphra-task-{task.name}", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():

@@ -146,7 +146,8 @@ class Scheduler:
             )
             self.pool.start()
         if self.beat_enabled:
-            self.beat = Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME"))
+            self.beat = Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME"),
+                             on_enqueued=lambda message: self.pool.wake() if self.pool else None)
             self.beat.start()
 
     def stop(self, timeout: float | None = None) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .backends.base import QueueBackend
+from .context import reset_current, set_current
 from .execution import Runner
 from .messages import TaskMessage
 from .metrics import Metrics
@@ -185,6 +186,7 @@ class WorkerPool:
             return False
         started = time.time()
         message.meta.setdefault("worker", worker_id())
+        token = set_current(message)
         try:
             runner.run(task, message.args, message.kwargs)
         except Exception as exc:  # noqa: BLE001 - every task failure is recorded
@@ -203,6 +205,8 @@ class WorkerPool:
                 self.metrics.record(message.name, ok=False, duration=duration)
             self._finished(message, False, error, duration)
             return False
+        finally:
+            reset_current(token)
         duration = time.time() - started
         self.metrics.record(message.name, ok=True, duration=duration)
         self._finished(message, True, None, duration)

@@ -6,7 +6,7 @@ class Run(models.Model):
 
     key = models.CharField(max_length=200)
     pid = models.IntegerField()
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.FloatField()
 
     class Meta:
         db_table = "sampleapp_run"

@@ -5,10 +5,12 @@ that run tasks in another process use the database backend and count rows.
 """
 
 import asyncio
+import os
 import threading
 import time
 
-from symphra_django import RetryPolicy, task
+from symphra_django import RetryPolicy, cron, task
+from symphra_django.context import current_message
 
 EVENTS: list[tuple] = []
 _lock = threading.Lock()
@@ -79,9 +81,22 @@ def sleep_for(seconds: float, label: str = "") -> None:
 
 
 @task
-def write_row(key: str) -> None:
+def write_row(key: str, sleep: float = 0.0) -> None:
     """Counts a run in the database (for tests across processes)."""
+    if sleep:
+        time.sleep(sleep)
+    _insert_run(key)
+
+
+def _insert_run(key: str) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO sampleapp_run (key, pid) VALUES (%s, %s)", [key, __import__("os").getpid()])
+        cursor.execute("INSERT INTO sampleapp_run (key, pid, at) VALUES (%s, %s, %s)",
+                       [key, os.getpid(), time.time()])
+
+
+@cron("* * * * * *", enabled=os.environ.get("SYMPHRA_E2E_CRON") == "1")
+def every_second() -> None:
+    """Writes one row per run, keyed by its tick (e2e tests only)."""
+    _insert_run(f"tick-{current_message().meta['tick']}")

@@ -1,0 +1,29 @@
+"""Settings for runscheduler subprocesses in end-to-end tests.
+
+The database file comes from ``SYMPHRA_E2E_DB``; the queue is the database
+backend on it, so the test process and every subprocess share one queue.
+"""
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["SYMPHRA_E2E_DB"],
+        "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL"},
+    }
+}
+SYMPHRA = {
+    "BACKENDS": {"default": {"BACKEND": "database"}},
+    "QUEUES": ["default", "emails", "reports"],
+    "LEASE_SECONDS": float(os.environ.get("SYMPHRA_E2E_LEASE", "60")),
+    "POLL_INTERVAL": 0.05,
+}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"symphra_django": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,126 @@
+"""``manage.py runscheduler``: options, errors, and real processes.
+
+The process tests run the command as subprocesses on one SQLite queue file,
+enqueue from another process, and count the rows each task run writes.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import time
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.processes import Project, finish
+
+
+def test_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit):
+        call_command("runscheduler", "--help")
+    text = capsys.readouterr().out
+    for option in ("--backend", "--queue", "--workers", "--processes", "--no-beat", "--beat-only",
+                   "--burst", "--shutdown-timeout"):
+        assert option in text
+
+
+def test_unknown_backend_alias_lists_the_configured_ones():
+    with pytest.raises(CommandError, match=r"unknown backend alias 'nope'; configured aliases are 'default'"):
+        call_command("runscheduler", "--backend", "nope")
+
+
+def test_unknown_queue_is_refused():
+    with pytest.raises(CommandError, match=r"unknown queue\(s\) 'emials'; known queues are .*emails"):
+        call_command("runscheduler", "--queue", "emials", "--burst")
+
+
+@pytest.mark.parametrize("option", ["--workers", "--processes", "--batch-size"])
+def test_counts_below_one_are_refused(option):
+    with pytest.raises(CommandError, match=f"{option} must be at least 1"):
+        call_command("runscheduler", option, "0")
+
+
+def test_burst_with_beat_only_is_refused():
+    with pytest.raises(CommandError, match="--burst"):
+        call_command("runscheduler", "--burst", "--beat-only")
+
+
+def test_burst_runs_what_is_due_and_returns(memory, events):
+    from tests.sampleapp.tasks import remember
+
+    for i in range(20):
+        remember.enqueue(i)
+    call_command("runscheduler", "--burst", "--no-beat", verbosity=0)
+    assert len(events) == 20
+
+
+# -- real processes --------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path):
+    made = Project(tmp_path / "queue.sqlite3")
+    result = made.manage("migrate", "--noinput", "-v0")
+    assert result.returncode == 0, result.stderr
+    yield made
+    made.stop_all()
+
+
+@pytest.mark.slow
+def test_burst_runs_1000_tasks_enqueued_by_another_process_and_exits_0(project):
+    assert project.manage("enqueue_rows", "1000").returncode == 0
+    code, out = finish(project.start("--burst", "--no-beat"))
+    assert code == 0, out
+    assert sorted(map(int, project.rows())) == list(range(1000))
+
+
+@pytest.mark.slow
+def test_sigterm_mid_work_finishes_running_tasks_exits_0_and_loses_nothing(project):
+    assert project.manage("enqueue_rows", "200", "--sleep", "0.02").returncode == 0
+    proc = project.start("--no-beat", "--workers", "2")
+    project.wait_for_rows(20)
+    proc.send_signal(signal.SIGTERM)
+    code, out = finish(proc)
+    assert code == 0, out
+    assert "shutting down" in out
+    done_before = len(project.rows())
+    assert done_before < 200, "the test must interrupt work in progress"
+    code, out = finish(project.start("--burst", "--no-beat"))
+    assert code == 0, out
+    rows = project.rows()
+    assert sorted(set(map(int, rows))) == list(range(200))
+    # A graceful stop hands back unstarted work: nothing runs twice.
+    assert len(rows) == 200
+
+
+@pytest.mark.slow
+def test_sigkill_mid_work_loses_nothing_once_leases_expire(project):
+    assert project.manage("enqueue_rows", "300", "--sleep", "0.01").returncode == 0
+    proc = project.start("--no-beat", "--workers", "2", SYMPHRA_E2E_LEASE="2")
+    project.wait_for_rows(30)
+    proc.send_signal(signal.SIGKILL)
+    finish(proc)
+    time.sleep(2.5)  # the killed worker's leases expire
+    code, out = finish(project.start("--burst", "--no-beat", SYMPHRA_E2E_LEASE="2"))
+    assert code == 0, out
+    counts = collections.Counter(map(int, project.rows()))
+    assert sorted(counts) == list(range(300))
+    # Only the tasks the killed process held (its claimed batches) run twice.
+    assert sum(c - 1 for c in counts.values()) <= 2 * 32
+
+
+@pytest.mark.slow
+def test_three_schedulers_enqueue_each_cron_tick_exactly_once(project):
+    procs = [project.start("--workers", "1", SYMPHRA_E2E_CRON="1") for _ in range(3)]
+    time.sleep(9)
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        code, out = finish(proc)
+        assert code == 0, out
+    ticks = collections.Counter(project.rows("tick-"))
+    assert len(ticks) >= 6, ticks
+    assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
+    seconds = sorted(float(t.split("-", 1)[1]) for t in ticks)
+    assert all(b - a == 1 for a, b in zip(seconds, seconds[1:])), "a tick was skipped"
