@@ -45,6 +45,27 @@ DATABASES = {
         "OPTIONS": {"timeout": 20},
     }
 }
+# The real servers of DESIGN.md section 8. Defining them connects nothing:
+# tests that use them call tests.services.require() first (skip locally, fail
+# under CI) and set up their test databases on demand (tests/databases.py).
+DATABASES["postgresql"] = {
+    "ENGINE": "django.db.backends.postgresql",
+    "HOST": "127.0.0.1",
+    "PORT": 5432,
+    "NAME": "test",
+    "USER": os.environ.get("SYMPHRA_PG_USER", "postgres"),
+    "TEST": {"NAME": "test_symphra"},
+}
+DATABASES["mariadb"] = {
+    "ENGINE": "django.db.backends.mysql",
+    "HOST": "127.0.0.1",
+    "PORT": 3306,
+    "NAME": "test",
+    "USER": "root",
+    "PASSWORD": "",
+    "OPTIONS": {"charset": "utf8mb4"},
+    "TEST": {"NAME": "test_symphra", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SYMPHRA = {
     "BACKENDS": {"default": {"BACKEND": "memory"}},

@@ -2,7 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
+
+
+class QueuedTaskQuerySet(models.QuerySet):
+    """History queries: finished and failed tasks by name, status, queue, time."""
+
+    def finished(self) -> QueuedTaskQuerySet:
+        """Done and failed tasks (the history), newest first."""
+        return self.filter(
+            status__in=[QueuedTask.Status.DONE, QueuedTask.Status.FAILED]
+        ).order_by("-finished_at")
+
+    def history(
+        self,
+        *,
+        task_name: str | None = None,
+        status: str | None = None,
+        queue: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> QueuedTaskQuerySet:
+        """Finished tasks matching every given filter; ``since``/``until``
+        bound ``finished_at`` (inclusive, exclusive)."""
+        qs = self.finished()
+        if task_name is not None:
+            qs = qs.filter(task_name=task_name)
+        if status is not None:
+            qs = qs.filter(status=status)
+        if queue is not None:
+            qs = qs.filter(queue=queue)
+        if since is not None:
+            qs = qs.filter(finished_at__gte=since)
+        if until is not None:
+            qs = qs.filter(finished_at__lt=until)
+        return qs
+
+    def pending(self) -> QueuedTaskQuerySet:
+        """Tasks not finished yet: ready, delayed or in flight."""
+        return self.filter(status__in=[QueuedTask.Status.READY, QueuedTask.Status.IN_FLIGHT])
 
 
 class QueuedTask(models.Model):
@@ -33,13 +73,17 @@ class QueuedTask(models.Model):
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = QueuedTaskQuerySet.as_manager()
+
     class Meta:
         db_table = "symphra_task_queue"
         verbose_name = "queued task"
         indexes = [
             # Serves the claim: due tasks of a queue by priority, time, order.
+            # Plain (not expression) columns so MariaDB creates it too: Django
+            # skips expression indexes there.
             models.Index(
-                "queue", "status", models.F("priority").desc(), "scheduled_time", "seq",
+                fields=["queue", "status", "-priority", "scheduled_time", "seq"],
                 name="symphra_claim_idx",
             ),
             models.Index(fields=["status", "lease_expires"], name="symphra_lease_idx"),

@@ -12,6 +12,7 @@ def factory(request):
     made = FACTORIES[request.param]()
     for service in made.services:
         services.require(service)
+    made.prepare(request)
     if made.databases is not None:
         request.getfixturevalue("transactional_db")
     yield made

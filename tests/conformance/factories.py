@@ -33,6 +33,9 @@ class BackendFactory:
         self.made.append(backend)
         return backend
 
+    def prepare(self, request) -> None:
+        """Set up what the backend needs for this test (e.g. its database)."""
+
     def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
         """Store ``raw`` as if it were a task payload on ``queue``, due now."""
         raise NotImplementedError
@@ -57,6 +60,12 @@ class MemoryFactory(BackendFactory):
         raise NotImplementedError("memory holds objects, not payloads")
 
 
+# Factories in their own modules subclass BackendFactory, defined above.
+from .factory_database import MariaDBFactory, PostgreSQLFactory, SQLiteFactory  # noqa: E402
+
 FACTORIES: dict[str, Callable[[], BackendFactory]] = {
     "memory": MemoryFactory,
+    "sqlite": SQLiteFactory,
+    "postgresql": PostgreSQLFactory,
+    "mariadb": MariaDBFactory,
 }
