@@ -63,8 +63,15 @@ class MemoryFactory(BackendFactory):
 # Factories in their own modules subclass BackendFactory, defined above.
 from .factory_database import MariaDBFactory, PostgreSQLFactory, SQLiteFactory  # noqa: E402
 
+def _redis_factory() -> BackendFactory:
+    from .factory_redis import RedisFactory
+
+    return RedisFactory()
+
+
 FACTORIES: dict[str, Callable[[], BackendFactory]] = {
     "memory": MemoryFactory,
+    "redis": _redis_factory,
     "sqlite": SQLiteFactory,
     "postgresql": PostgreSQLFactory,
     "mariadb": MariaDBFactory,
