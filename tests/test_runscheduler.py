@@ -124,3 +124,17 @@ def test_three_schedulers_enqueue_each_cron_tick_exactly_once(project):
     assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
     seconds = sorted(float(t.split("-", 1)[1]) for t in ticks)
     assert all(b - a == 1 for a, b in zip(seconds, seconds[1:])), "a tick was skipped"
+
+
+@pytest.mark.slow
+def test_several_processes_share_the_work_and_run_each_task_once(project):
+    assert project.manage("enqueue_rows", "600", "--sleep", "0.002").returncode == 0
+    code, out = finish(project.start("--burst", "--no-beat", "--processes", "3", "--workers", "2"))
+    assert code == 0, out
+    rows = project.rows()
+    assert sorted(map(int, rows)) == list(range(600))
+    from tests.processes import sqlite3
+
+    with sqlite3.connect(project.db_path) as conn:
+        pids = conn.execute("SELECT COUNT(DISTINCT pid) FROM sampleapp_run").fetchone()[0]
+    assert pids >= 2, out
