@@ -114,9 +114,8 @@ class RedisBackend(QueueBackend):
             retries = conf.get("CONNECT_RETRIES")
             for attempt in range(retries + 1):
                 try:
-                    client = build_client(self.target, **self._client_options)
-                    client.ping()
-                    break
+                    self._open()
+                    return
                 except self._auth_error as exc:
                     raise BackendUnavailable(
                         f"Redis at {self.target.display} refused the credentials: {exc}"
@@ -133,8 +132,12 @@ class RedisBackend(QueueBackend):
                         self.target.display, attempt + 1, retries + 1, exc, pause,
                     )
                     time.sleep(pause)
-            self._scripts = register_scripts(client)
-            self._client = client
+
+    def _open(self) -> None:
+        client = build_client(self.target, **self._client_options)
+        client.ping()
+        self._scripts = register_scripts(client)
+        self._client = client
 
     def disconnect_sync(self) -> None:
         with self._connect_lock:
@@ -360,7 +363,16 @@ class RedisBackend(QueueBackend):
         return int(self._script("clear", self._queue(queue), []))
 
     def health_check_sync(self) -> bool:
-        return bool(self._connected().ping())
+        # One quick try, not the start-up retries: the admin must not hang.
+        try:
+            if self._client is None:
+                with self._connect_lock:
+                    if self._client is None:
+                        self._open()
+            return bool(self._client.ping())
+        except Exception:  # noqa: BLE001 - health checks never raise (C11)
+            logger.debug("health check of %s failed", self.describe(), exc_info=True)
+            return False
 
     # -- the failed store -------------------------------------------------------------------
 
