@@ -1,6 +1,9 @@
 """Database tables of symphra_django, one module per job."""
 
+from .broker import BrokerTask
+from .operations import FailedTask, Queue
 from .queue import QueuedTask
 from .schedules import ScheduleState
+from .throughput import ThroughputMinute
 
-__all__ = ["QueuedTask", "ScheduleState"]
+__all__ = ["BrokerTask", "FailedTask", "Queue", "QueuedTask", "ScheduleState", "ThroughputMinute"]

@@ -69,9 +69,16 @@ def _redis_factory() -> BackendFactory:
     return RedisFactory()
 
 
+def _rabbitmq_factory() -> BackendFactory:
+    from .factory_rabbitmq import RabbitMQFactory
+
+    return RabbitMQFactory()
+
+
 FACTORIES: dict[str, Callable[[], BackendFactory]] = {
     "memory": MemoryFactory,
     "redis": _redis_factory,
+    "rabbitmq": _rabbitmq_factory,
     "sqlite": SQLiteFactory,
     "postgresql": PostgreSQLFactory,
     "mariadb": MariaDBFactory,

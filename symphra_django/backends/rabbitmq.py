@@ -1,0 +1,602 @@
+"""The RabbitMQ backend (pika): confirmed, durable, delayed without plugins.
+
+How the pieces fit (docs/backends/rabbitmq.md has the pictures):
+
+* ``rabbitmq_link.BrokerLink`` — one connection and channel owned by one I/O
+  thread; every other thread marshals its calls to it (pika is not
+  thread-safe). Publisher confirms with ``mandatory``, one consumer per work
+  queue with a bounded prefetch, acks batched with ``multiple``, reconnection.
+* ``rabbitmq_topology.Topology`` — exchange/queue names, priorities, and the
+  binary ladder of TTL queues that delays messages without a plugin.
+* ``rabbitmq_ledger.Ledger`` — one row per unfinished task in the project
+  database: de-duplication of ids (C2), states for stats, and which copy of a
+  message is current, so a stale or duplicate copy is dropped, never run.
+* ``rabbitmq_inbox`` — prefetched deliveries, ordered exactly (C4), and the
+  leases this process has handed out (C5/C6), expired by a reaper thread.
+* ``rabbitmq_failed`` — browsing the failed queue for the admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.core.exceptions import ImproperlyConfigured
+
+try:
+    import pika
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImproperlyConfigured(
+        "The RabbitMQ backend needs the pika package: pip install symphra-django[rabbitmq]"
+    ) from exc
+from pika.spec import BasicProperties
+
+from .. import conf
+from ..exceptions import BackendUnavailable, CorruptPayload
+from ..messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
+from ..urls_masking import mask_url
+from ..validation import validate_identifier
+from . import rabbitmq_failed
+from .base import NotSupported, QueueBackend, lease_expired_error
+from .rabbitmq_inbox import Delivery, Inbox, Lease, LeaseTable
+from .rabbitmq_ledger import FAILED as LEDGER_FAILED
+from .rabbitmq_ledger import IN_FLIGHT as LEDGER_IN_FLIGHT
+from .rabbitmq_ledger import QUEUED, Entry, Ledger
+from .rabbitmq_link import BrokerLink, ConnectionLost, Outgoing
+from .rabbitmq_topology import Topology, broker_priority
+
+logger = logging.getLogger("symphra_django.backends.rabbitmq")
+
+TOKEN = "x-symphra-token"
+TASK_ID = "x-symphra-id"
+DUE = "x-symphra-due"  # microseconds: AMQP tables in pika carry no floats
+PRIORITY = "x-symphra-priority"
+
+#: Publishing retries after the connection dropped mid-publish.
+PUBLISH_ATTEMPTS = 3
+
+
+class RabbitMQBackend(QueueBackend):
+    """Tasks in RabbitMQ queues; see the module docstring for the design.
+
+    Thread-safe: one instance is shared by every worker thread of a process.
+    """
+
+    def __init__(
+        self,
+        *,
+        alias: str = "default",
+        url: str = "amqp://guest:guest@127.0.0.1:5672/%2F",
+        queue_name: str = "default",
+        exchange_name: str = "symphra",
+        durable: bool = True,
+        max_priority: int = 10,
+        prefetch: int = 256,
+        lease_seconds: float | None = None,
+        max_attempts: int | None = None,
+        database: str = "default",
+    ) -> None:
+        super().__init__(
+            alias=alias, queue_name=queue_name, lease_seconds=lease_seconds, max_attempts=max_attempts
+        )
+        if not isinstance(max_priority, int) or isinstance(max_priority, bool) or not 0 <= max_priority <= 255:
+            raise ValueError(f"max_priority must be an integer from 0 to 255, got {max_priority!r}")
+        if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 1:
+            raise ValueError(f"prefetch must be an integer >= 1, got {prefetch!r}")
+        if not isinstance(url, str) or not url.startswith(("amqp://", "amqps://")):
+            raise ValueError(f"url must start with amqp:// or amqps://, got {mask_url(url)!r}")
+        self.url = url
+        self.masked_url = mask_url(url)
+        self.prefetch = prefetch
+        self.durable = bool(durable)
+        self.topology = Topology(
+            validate_identifier(exchange_name, "exchange_name"), durable=self.durable, max_priority=max_priority
+        )
+        self.ledger = Ledger(self.topology.namespace, database)
+        self._parameters = pika.URLParameters(url)
+        self._inboxes: dict[str, Inbox] = defaultdict(Inbox)
+        self._leases = LeaseTable()
+        self._lock = threading.Condition()
+        self._declare_lock = threading.Lock()
+        self._link: BrokerLink | None = None
+        self._reaper: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def describe(self) -> str:
+        return f"RabbitMQBackend({self.alias}, {self.masked_url}, exchange={self.topology.namespace})"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def connect_sync(self) -> None:
+        if self._link is not None:
+            return
+        link = BrokerLink(
+            self._parameters, label=self.masked_url, prefetch=self.prefetch,
+            on_delivery=self._on_delivery, on_lost=self._on_lost,
+        )
+        link.start(conf.get("CONNECT_RETRIES"))
+        self._link = link
+        link.declare(self.topology.base_declarations())
+        self._ensure_queue(self.default_queue)
+        self._stopping.clear()
+        self._reaper = threading.Thread(target=self._reap_forever, name=f"symphra-leases-{self.alias}", daemon=True)
+        self._reaper.start()
+
+    def disconnect_sync(self) -> None:
+        self._stopping.set()
+        if self._reaper is not None:
+            self._reaper.join(10)
+            self._reaper = None
+        if self._link is not None:
+            self._link.stop()
+            self._link = None
+        with self._lock:
+            self._inboxes.clear()
+            self._leases = LeaseTable()
+        self.topology.declared_queues.clear()
+
+    @property
+    def link(self) -> BrokerLink:
+        if self._link is None:
+            self.connect_sync()
+        assert self._link is not None
+        return self._link
+
+    # -- topology --------------------------------------------------------------------
+
+    def _ensure_queue(self, queue: str) -> None:
+        if queue in self.topology.declared_queues:
+            return
+        with self._declare_lock:
+            if queue not in self.topology.declared_queues:
+                validate_identifier(queue, "queue name")
+                self.link.declare(self.topology.queue_declarations(queue))
+                self.topology.declared_queues.add(queue)
+
+    def _ensure_consumer(self, queue: str) -> bool:
+        """Start consuming ``queue``; True if this call started it."""
+        self._ensure_queue(queue)
+        inbox = self._inboxes[queue]
+        if inbox.consuming:
+            return False
+        self.link.consume(self.topology.work_queue(queue))
+        inbox.consuming = True
+        inbox.started = time.monotonic()
+        return True
+
+    # -- publishing --------------------------------------------------------------------
+
+    def _outgoing(self, task: TaskMessage, token: str, *, failed: bool = False, due: float | None = None) -> Outgoing:
+        due = task.scheduled_time if due is None else due
+        properties = BasicProperties(
+            delivery_mode=2 if self.durable else 1,
+            content_type="application/json",
+            priority=broker_priority(task.priority, self.topology.max_priority),
+            headers={TOKEN: token, TASK_ID: task.id, DUE: round(task.scheduled_time * 1e6), PRIORITY: task.priority},
+        )
+        return self._route(task.queue, task.to_json().encode(), properties, due, failed=failed)
+
+    def _route(self, queue: str, body: bytes, properties: BasicProperties, due: float, *, failed: bool = False) -> Outgoing:
+        topology = self.topology
+        if failed:
+            return Outgoing(topology.exchange, topology.failed_key(queue), body, properties)
+        delay = due - time.time()
+        if delay > 0:
+            exchange, key = topology.delay_route(queue, delay)
+            return Outgoing(exchange, key, body, properties)
+        return Outgoing(topology.exchange, topology.work_key(queue), body, properties)
+
+    def _publish(self, messages: list[Outgoing]) -> None:
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            try:
+                self.link.publish(messages)
+                return
+            except ConnectionLost:
+                if attempt == PUBLISH_ATTEMPTS:
+                    raise BackendUnavailable(
+                        f"RabbitMQ at {self.masked_url} dropped the connection {attempt} times "
+                        "while publishing"
+                    ) from None
+
+    # -- producing ------------------------------------------------------------------------
+
+    def enqueue_sync(
+        self,
+        task: TaskMessage,
+        scheduled_time: datetime | float | None = None,
+        priority: int | None = None,
+    ) -> bool:
+        self.prepare(task, scheduled_time, priority)
+        return self.enqueue_many_sync([task]) == 1
+
+    def enqueue_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
+        by_queue: dict[str, list[TaskMessage]] = defaultdict(list)
+        for task in tasks:
+            by_queue[task.queue].append(task)
+        added = 0
+        for queue, batch in by_queue.items():
+            self._ensure_queue(queue)
+            entries = {}
+            for task in batch:
+                if task.id not in entries:
+                    entries[task.id] = Entry(task.id, uuid.uuid4().hex, task.scheduled_time)
+            accepted = self.ledger.add(queue, list(entries.values()))
+            tokens = {entry.task_id: entry.token for entry in accepted}
+            outgoing = [self._outgoing(task, tokens.pop(task.id)) for task in batch if task.id in tokens]
+            try:
+                self._publish(outgoing)
+            except Exception:
+                self.ledger.forget(queue, accepted)
+                raise
+            added += len(outgoing)
+        return added
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def _on_delivery(self, generation: int, broker_queue: str, method, properties, body: bytes) -> None:
+        # Runs in the I/O thread: only file the delivery, never block.
+        queue = broker_queue[len(self.topology.work_queue("")):]
+        with self._lock:
+            self._inboxes[queue].put(Delivery.of(generation, method.delivery_tag, properties, body))
+            self._lock.notify_all()
+
+    def _on_lost(self, generation: int) -> None:
+        # The broker requeues everything the lost channel held unacked.
+        with self._lock:
+            for inbox in self._inboxes.values():
+                inbox.drop_generation(generation)
+
+    def dequeue_sync(
+        self,
+        max_items: int = 1,
+        *,
+        queue: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> list[TaskMessage]:
+        queue = self.queue_for(queue)
+        lease = lease_seconds or self.default_lease_seconds
+        self._reap()
+        started = self._ensure_consumer(queue)
+        deliveries = self._take(queue, max_items, fresh=started)
+        return self._claim(queue, deliveries, lease) if deliveries else []
+
+    def _take(self, queue: str, max_items: int, *, fresh: bool) -> list[Delivery]:
+        """Up to ``max_items`` prefetched deliveries, best first (C4).
+
+        The broker orders by its priority then FIFO; exact order needs the
+        messages side by side, so when the inbox is empty but the ledger says
+        tasks are due, or deliveries are still streaming in, wait briefly.
+        """
+        inbox = self._inboxes[queue]
+        with self._lock:
+            empty = not inbox
+        if empty:
+            due = self.ledger.due_count(queue, time.time())
+            target = min(due, self.prefetch)
+            limit = time.monotonic() + (0.3 if fresh else 0.1)
+            with self._lock:
+                while len(inbox) < target and self._lock.wait(max(0.0, limit - time.monotonic())):
+                    pass
+        with self._lock:
+            limit = time.monotonic() + 0.02
+            while inbox.streaming(0.003) and len(inbox) < self.prefetch and time.monotonic() < limit:
+                self._lock.wait(0.003)
+            return inbox.take(max_items)
+
+    def _claim(self, queue: str, deliveries: list[Delivery], lease: float) -> list[TaskMessage]:
+        now = time.time()
+        claim = uuid.uuid4().hex
+        expires = now + lease
+        fresh: list[tuple[Delivery, TaskMessage, Entry]] = []
+        for delivery in deliveries:
+            try:
+                task = TaskMessage.from_json(delivery.body)
+            except CorruptPayload as exc:
+                self._fail_corrupt(queue, delivery, str(exc))
+                continue
+            token = delivery.header(TOKEN)
+            if not isinstance(token, str):
+                self._fail_corrupt(queue, delivery, "no symphra token header (not published by symphra_django)")
+                continue
+            if task.scheduled_time > now:
+                self._repark(queue, delivery, task.scheduled_time)
+                continue
+            fresh.append((delivery, task, Entry(task.id, token)))
+        claimed = self.ledger.claim(queue, [entry for _, _, entry in fresh], claim, expires)
+        out: list[TaskMessage] = []
+        for delivery, task, entry in fresh:
+            if entry.task_id in claimed:
+                out.append(self._lease(queue, delivery, task, entry, claim, expires, task.attempts + 1))
+            else:
+                task = self._unclaimed(queue, delivery, task, entry, claim, expires)
+                if task is not None:
+                    out.append(task)
+        return out
+
+    def _unclaimed(self, queue, delivery, task, entry, claim, expires) -> TaskMessage | None:
+        """A copy whose row was not ``queued``: stale, parked, or orphaned by a
+        dead consumer (its lease expired, so it is ours now)."""
+        row = self.ledger.state_and_lease(queue, entry)
+        now = time.time()
+        if row is None or row[0] == LEDGER_FAILED:
+            self.link.ack(delivery.generation, [delivery.tag])  # a stale copy
+            return None
+        state, lease_expires = row
+        if state == LEDGER_IN_FLIGHT and lease_expires is not None and lease_expires > now:
+            # Someone holds it; if they died the broker gave us their copy, so
+            # keep it (delayed) until their lease is over, then look again.
+            self._repark(queue, delivery, lease_expires)
+            return None
+        prior = self.ledger.reclaim(queue, entry, claim, expires)
+        if prior is None:
+            self.link.ack(delivery.generation, [delivery.tag])
+            return None
+        attempts = task.attempts + 1
+        if prior == LEDGER_IN_FLIGHT:
+            # The dead consumer's delivery was an attempt (C7).
+            task.attempts += 1
+            if self.attempts_exhausted(task):
+                self._to_failed(queue, delivery, task, entry.token, claim, lease_expired_error(task), None)
+                return None
+            attempts += 1
+        return self._lease(queue, delivery, task, entry, claim, expires, attempts)
+
+    def _lease(self, queue, delivery, task, entry, claim, expires, attempts) -> TaskMessage:
+        task.attempts = attempts
+        task.lease_token = uuid.uuid4().hex
+        task.lease_expires = expires
+        held = Lease(
+            queue=queue, task=task.copy(), token=task.lease_token, claim=claim, ledger_token=entry.token,
+            generation=delivery.generation, tag=delivery.tag, expires=expires,
+        )
+        with self._lock:
+            self._leases.add(held)
+        return task
+
+    def _repark(self, queue: str, delivery: Delivery, due: float) -> None:
+        """Send a copy back through the delay ladder until ``due`` (never early, C3)."""
+        properties = BasicProperties(
+            delivery_mode=2 if self.durable else 1,
+            content_type="application/json",
+            priority=delivery.properties.priority,
+            headers=dict(delivery.properties.headers or {}),
+        )
+        self._publish([self._route(queue, delivery.body, properties, due)])
+        self.link.ack(delivery.generation, [delivery.tag])
+
+    def _fail_corrupt(self, queue: str, delivery: Delivery, reason: str) -> None:
+        task_id = delivery.header(TASK_ID)
+        stand_in = corrupt_message(delivery.body, reason, queue=queue, task_id=task_id if isinstance(task_id, str) else None)
+        stand_in.meta["failed_at"] = time.time()
+        token = uuid.uuid4().hex
+        self._publish([self._outgoing(stand_in, token, failed=True)])
+        self.ledger.record_failed(queue, Entry(stand_in.id, token, stand_in.scheduled_time))
+        self.link.ack(delivery.generation, [delivery.tag])
+        logger.warning("corrupt payload on queue %r moved to the failed queue: %s", queue, reason)
+
+    def _to_failed(self, queue, delivery, task, token, claim, error, traceback) -> None:
+        task.error, task.traceback = error, traceback
+        task.lease_token = task.lease_expires = None
+        task.meta["failed_at"] = time.time()
+        self._publish([self._outgoing(task, token, failed=True)])
+        self.ledger.fail(queue, task.id, claim)
+        self.link.ack(delivery.generation, [delivery.tag])
+
+    # -- answering a lease ------------------------------------------------------------------
+
+    def _release_lease(self, task: TaskMessage) -> Lease | None:
+        with self._lock:
+            return self._leases.pop_if_held(task, time.time())
+
+    def acknowledge_sync(self, task: TaskMessage) -> bool:
+        return self.acknowledge_many_sync([task]) == 1
+
+    def acknowledge_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
+        now = time.time()
+        with self._lock:
+            held = [lease for lease in (self._leases.pop_if_held(t, now) for t in tasks) if lease]
+        by_queue: dict[str, list[Lease]] = defaultdict(list)
+        for lease in held:
+            by_queue[lease.queue].append(lease)
+        for queue, leases in by_queue.items():
+            self.ledger.finish(queue, [lease.task.id for lease in leases], {lease.claim for lease in leases})
+        tags: dict[int, list[int]] = defaultdict(list)
+        for lease in held:
+            tags[lease.generation].append(lease.tag)
+        for generation, generation_tags in tags.items():
+            self.link.ack(generation, generation_tags)
+        return len(held)
+
+    def reject_sync(
+        self,
+        task: TaskMessage,
+        requeue: bool = False,
+        *,
+        delay: float = 0.0,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> bool:
+        lease = self._release_lease(task)
+        if lease is None:
+            return False
+        stored = lease.task
+        if requeue:
+            stored.error, stored.traceback = error, traceback
+            stored.scheduled_time = time.time() + max(0.0, delay)
+            self._requeue(lease, stored)
+        else:
+            self._to_failed(lease.queue, lease, stored, lease.ledger_token, lease.claim, error, traceback)
+        return True
+
+    def _requeue(self, lease: Lease, stored: TaskMessage) -> None:
+        # The row goes back to "queued" before the copy is published, so the
+        # copy can be claimed the moment it arrives.
+        if self.ledger.release(lease.queue, stored.id, lease.claim, stored.scheduled_time):
+            self._publish([self._outgoing(stored, lease.ledger_token)])
+        self.link.ack(lease.generation, [lease.tag])
+
+    def extend_lease_sync(self, task: TaskMessage, seconds: float | None = None) -> bool:
+        expires = time.time() + (seconds or self.default_lease_seconds)
+        with self._lock:
+            lease = self._leases.extend(task, expires)
+        if lease is None:
+            return False
+        task.lease_expires = expires
+        self.ledger.extend(lease.queue, task.id, lease.claim, expires)
+        return True
+
+    # -- lease expiry (C6, C7) ------------------------------------------------------------------
+
+    def _reap_forever(self) -> None:
+        from django.db import connections
+
+        try:
+            while not self._stopping.wait(0.1):
+                try:
+                    self._reap()
+                except Exception:  # noqa: BLE001 - keep reaping; the broker redelivers on close
+                    logger.warning("could not return expired leases of %s", self.describe(), exc_info=True)
+        finally:
+            connections.close_all()
+
+    def _reap(self) -> None:
+        with self._lock:
+            expired = self._leases.pop_expired(time.time())
+        for lease in expired:
+            stored = lease.task
+            if self.attempts_exhausted(stored):
+                self._to_failed(lease.queue, lease, stored, lease.ledger_token, lease.claim,
+                                lease_expired_error(stored), None)
+            else:
+                self._requeue(lease, stored)
+
+    # -- inspecting --------------------------------------------------------------------------------
+
+    def get_stats_sync(self, queue: str | None = None) -> QueueStats:
+        return QueueStats(**self.ledger.counts(self.queue_for(queue), time.time()))
+
+    def get_queue_size_sync(self, queue: str | None = None) -> int:
+        return self.get_stats_sync(queue).size
+
+    def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
+        row = self.ledger.state_of(self.queue_for(queue), task_id)
+        if row is None:
+            return None
+        state, scheduled_time = row
+        if state == QUEUED:
+            return DELAYED if scheduled_time > time.time() else READY
+        return IN_FLIGHT if state == LEDGER_IN_FLIGHT else FAILED
+
+    def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
+        raise NotSupported(
+            "RabbitMQ cannot show queued messages without taking them off the queue; "
+            "get_stats() gives the counts"
+        )
+
+    def queues_sync(self) -> list[str]:
+        return sorted(set(self.ledger.queue_names()) | self.topology.declared_queues)
+
+    def clear_sync(self, queue: str | None = None) -> int:
+        queue = self.queue_for(queue)
+        self._ensure_queue(queue)
+        count = self.ledger.clear(queue)
+        with self._lock:
+            dropped = self._inboxes[queue].take(len(self._inboxes[queue]))
+            dropped += self._leases.pop_queue(queue)
+        for item in dropped:
+            self.link.ack(item.generation, [item.tag])
+        # Copies still in the delay ladder find no row when they arrive and
+        # are dropped then.
+        self.link.purge(self.topology.work_queue(queue))
+        return count
+
+    def health_check_sync(self) -> bool:
+        return self._link is not None and self._link.ready
+
+    # -- the failed store ---------------------------------------------------------------------------
+
+    def _browse_failed(self, queue: str, decide) -> None:
+        self._ensure_queue(queue)
+        rabbitmq_failed.browse(self._parameters, self.topology.failed_queue(queue), decide)
+
+    def _current_failed(self, queue: str):
+        """A decision helper: the failed message if it is current, else None
+        (stale copies are dropped while browsing)."""
+        tokens = self.ledger.failed_tokens(queue)
+
+        def current(browsed: rabbitmq_failed.Browsed) -> TaskMessage | None:
+            headers = browsed.properties.headers or {}
+            try:
+                task = TaskMessage.from_json(browsed.body)
+            except CorruptPayload:
+                return None
+            if tokens.get(task.id) != headers.get(TOKEN):
+                return None
+            return task
+
+        return current
+
+    def list_failed_sync(self, queue: str | None = None, limit: int = 100, offset: int = 0) -> list[TaskMessage]:
+        queue = self.queue_for(queue)
+        current = self._current_failed(queue)
+        found: list[TaskMessage] = []
+
+        def decide(browsed):
+            task = current(browsed)
+            if task is None:
+                return rabbitmq_failed.DROP
+            found.append(task)
+            return rabbitmq_failed.KEEP
+
+        self._browse_failed(queue, decide)
+        found.reverse()
+        return found[offset : offset + limit]
+
+    def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        queue = self.queue_for(queue)
+        wanted = set(task_ids)
+        current = self._current_failed(queue)
+        moved = 0
+
+        def decide(browsed):
+            nonlocal moved
+            task = current(browsed)
+            if task is None:
+                return rabbitmq_failed.DROP
+            if task.id not in wanted:
+                return rabbitmq_failed.KEEP
+            token = browsed.properties.headers[TOKEN]
+            task.scheduled_time = time.time()
+            task.attempts = 0
+            task.meta.pop("failed_at", None)
+            if not self.ledger.requeue_failed(queue, task.id, token, task.scheduled_time):
+                return rabbitmq_failed.KEEP
+            moved += 1
+            return self._outgoing(task, token)
+
+        self._browse_failed(queue, decide)
+        return moved
+
+    def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        queue = self.queue_for(queue)
+        wanted = set(task_ids)
+        current = self._current_failed(queue)
+        deleted = 0
+
+        def decide(browsed):
+            nonlocal deleted
+            task = current(browsed)
+            if task is None:
+                return rabbitmq_failed.DROP
+            if task.id in wanted and self.ledger.delete_failed(queue, task.id, browsed.properties.headers[TOKEN]):
+                deleted += 1
+                return rabbitmq_failed.DROP
+            return rabbitmq_failed.KEEP
+
+        self._browse_failed(queue, decide)
+        return deleted

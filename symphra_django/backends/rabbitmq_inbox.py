@@ -1,0 +1,136 @@
+"""What one process holds of a RabbitMQ queue: prefetched deliveries and leases.
+
+The broker pushes up to ``prefetch`` messages per consumer before they are
+asked for. They wait in an :class:`Inbox`, ordered as the contract wants (C4:
+priority, then due time, then arrival), since the broker alone only knows its
+coarser priority and FIFO. A delivery handed out becomes a :class:`Lease`:
+the delivery tag stays unacknowledged at the broker (so a dead process's
+messages come back by themselves, C6), and the :class:`LeaseTable` expires
+leases this process no longer renews. Both are guarded by the backend's lock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pika.spec import BasicProperties
+
+from ..messages import TaskMessage
+
+_arrivals = itertools.count()
+#: Sorts first: a message without our headers (corrupt or foreign) is dealt
+#: with (sent to the failed queue) before anything else.
+_UNKNOWN_PRIORITY = 10**6
+
+
+@dataclass
+class Delivery:
+    key: tuple[int, float, int]
+    generation: int
+    tag: int
+    properties: BasicProperties
+    body: bytes
+
+    @classmethod
+    def of(cls, generation: int, tag: int, properties: BasicProperties, body: bytes) -> Delivery:
+        headers = properties.headers or {}
+        priority, due = headers.get("x-symphra-priority"), headers.get("x-symphra-due")
+        if isinstance(priority, int) and isinstance(due, int):
+            key = (-priority, due / 1e6, next(_arrivals))
+        else:
+            key = (-_UNKNOWN_PRIORITY, 0.0, next(_arrivals))
+        return cls(key, generation, tag, properties, body)
+
+    def header(self, name: str) -> Any:
+        return (self.properties.headers or {}).get(name)
+
+    def __lt__(self, other: Delivery) -> bool:
+        return self.key < other.key
+
+
+@dataclass
+class Inbox:
+    heap: list[Delivery] = field(default_factory=list)
+    consuming: bool = False
+    started: float = 0.0
+    last_arrival: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def put(self, delivery: Delivery) -> None:
+        heapq.heappush(self.heap, delivery)
+        self.last_arrival = time.monotonic()
+
+    def take(self, count: int) -> list[Delivery]:
+        return [heapq.heappop(self.heap) for _ in range(min(count, len(self.heap)))]
+
+    def streaming(self, window: float) -> bool:
+        """Whether deliveries arrived in the last ``window`` seconds."""
+        return time.monotonic() - self.last_arrival < window
+
+    def drop_generation(self, generation: int) -> None:
+        kept = [d for d in self.heap if d.generation != generation]
+        heapq.heapify(kept)
+        self.heap = kept
+
+
+@dataclass
+class Lease:
+    queue: str
+    task: TaskMessage  # the message as delivered (attempts counted)
+    token: str  # the lease token the caller must present
+    claim: str  # the ledger claim of this delivery's batch
+    ledger_token: str  # which published copy this is
+    generation: int
+    tag: int
+    expires: float
+
+
+class LeaseTable:
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], Lease] = {}
+        self._deadlines: list[tuple[float, int, tuple[str, str], str]] = []
+        self._seq = itertools.count()
+
+    def add(self, lease: Lease) -> None:
+        key = (lease.queue, lease.task.id)
+        self._held[key] = lease
+        heapq.heappush(self._deadlines, (lease.expires, next(self._seq), key, lease.token))
+
+    def _current(self, task: TaskMessage, now: float) -> Lease | None:
+        lease = self._held.get((task.queue, task.id))
+        if lease is None or task.lease_token is None or lease.token != task.lease_token:
+            return None
+        return lease if lease.expires > now else None
+
+    def pop_if_held(self, task: TaskMessage, now: float) -> Lease | None:
+        lease = self._current(task, now)
+        if lease is not None:
+            del self._held[(lease.queue, lease.task.id)]
+        return lease
+
+    def extend(self, task: TaskMessage, expires: float) -> Lease | None:
+        lease = self._current(task, time.time())
+        if lease is not None:
+            lease.expires = expires
+            heapq.heappush(self._deadlines, (expires, next(self._seq), (lease.queue, lease.task.id), lease.token))
+        return lease
+
+    def pop_expired(self, now: float) -> list[Lease]:
+        expired = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            expires, _, key, token = heapq.heappop(self._deadlines)
+            lease = self._held.get(key)
+            if lease is not None and lease.token == token and lease.expires == expires:
+                del self._held[key]
+                expired.append(lease)
+        return expired
+
+    def pop_queue(self, queue: str) -> list[Lease]:
+        keys = [key for key in self._held if key[0] == queue]
+        return [self._held.pop(key) for key in keys]

@@ -1,0 +1,201 @@
+"""The RabbitMQ backend's task ledger in the project database (``BrokerTask``).
+
+Every state change is one conditional statement, so two processes never both
+win: enqueue inserts (a duplicate id is refused by the unique constraint, C2),
+a claim moves ``queued`` → ``in_flight`` for the exact published copy
+(``token``) and stamps a batch ``claim`` id, and acknowledge/reject/lease
+expiry only touch a row that still carries the caller's claim. A broker
+message whose row is gone or does not match is a stale copy and is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, Q
+
+from ..models import BrokerTask
+
+QUEUED = BrokerTask.State.QUEUED
+IN_FLIGHT = BrokerTask.State.IN_FLIGHT
+FAILED = BrokerTask.State.FAILED
+
+
+@dataclass(frozen=True)
+class Entry:
+    task_id: str
+    token: str
+    scheduled_time: float = 0.0
+
+
+class Ledger:
+    def __init__(self, namespace: str, database: str) -> None:
+        self.namespace = namespace
+        self.database = database
+
+    def _rows(self, queue: str):
+        return BrokerTask.objects.using(self.database).filter(namespace=self.namespace, queue=queue)
+
+    def add(self, queue: str, entries: list[Entry]) -> list[Entry]:
+        """Record new tasks; returns those accepted (ids not queued or in flight).
+
+        A failed task's id may be enqueued again: its row is taken over.
+        """
+        if not entries:
+            return []
+        now = time.time()
+        rows = [
+            BrokerTask(
+                namespace=self.namespace, queue=queue, task_id=e.task_id, token=e.token,
+                scheduled_time=e.scheduled_time, updated_at=now,
+            )
+            for e in entries
+        ]
+        BrokerTask.objects.using(self.database).bulk_create(rows, ignore_conflicts=True)
+        ids = [e.task_id for e in entries]
+        current = dict(self._rows(queue).filter(task_id__in=ids).values_list("task_id", "token"))
+        accepted = []
+        for entry in entries:
+            if current.get(entry.task_id) == entry.token:
+                accepted.append(entry)
+            elif self._rows(queue).filter(task_id=entry.task_id, state=FAILED).update(
+                token=entry.token, state=QUEUED, scheduled_time=entry.scheduled_time,
+                claim=None, lease_expires=None, updated_at=now,
+            ):
+                accepted.append(entry)
+        return accepted
+
+    def forget(self, queue: str, entries: Iterable[Entry]) -> None:
+        """Undo ``add`` for tasks whose publish failed."""
+        for entry in entries:
+            self._rows(queue).filter(task_id=entry.task_id, token=entry.token, state=QUEUED).delete()
+
+    def claim(self, queue: str, entries: list[Entry], claim: str, lease_expires: float) -> set[str]:
+        """Move the current copies among ``entries`` to in flight under ``claim``."""
+        if not entries:
+            return set()
+        match = Q()
+        for entry in entries:
+            match |= Q(task_id=entry.task_id, token=entry.token)
+        updated = self._rows(queue).filter(match, state=QUEUED).update(
+            state=IN_FLIGHT, claim=claim, lease_expires=lease_expires, updated_at=time.time(),
+        )
+        if updated == len(entries):
+            return {e.task_id for e in entries}
+        return set(self._rows(queue).filter(claim=claim).values_list("task_id", flat=True))
+
+    def reclaim(self, queue: str, entry: Entry, claim: str, lease_expires: float) -> str | None:
+        """Claim a copy the broker redelivered (its consumer died).
+
+        Returns the state the row was in (``queued``: never handed out;
+        ``in_flight``: the dead consumer held it) or None for a stale copy.
+        """
+        with transaction.atomic(using=self.database):
+            row = (
+                self._rows(queue).filter(task_id=entry.task_id, token=entry.token)
+                .exclude(state=FAILED).values_list("state", "claim").first()
+            )
+            if row is None:
+                return None
+            updated = self._rows(queue).filter(
+                task_id=entry.task_id, token=entry.token, state=row[0], claim=row[1]
+            ).update(state=IN_FLIGHT, claim=claim, lease_expires=lease_expires, updated_at=time.time())
+        return row[0] if updated else None
+
+    def release(self, queue: str, task_id: str, claim: str, scheduled_time: float) -> bool:
+        """An in-flight task goes back to the queue (requeue or lease expiry)."""
+        return bool(
+            self._rows(queue).filter(task_id=task_id, claim=claim, state=IN_FLIGHT).update(
+                state=QUEUED, claim=None, lease_expires=None,
+                scheduled_time=scheduled_time, updated_at=time.time(),
+            )
+        )
+
+    def fail(self, queue: str, task_id: str, claim: str | None) -> bool:
+        rows = self._rows(queue).filter(task_id=task_id).exclude(state=FAILED)
+        if claim is not None:
+            rows = rows.filter(claim=claim)
+        return bool(rows.update(state=FAILED, claim=None, lease_expires=None, updated_at=time.time()))
+
+    def record_failed(self, queue: str, entry: Entry) -> None:
+        """A failed row for a message that had none (a corrupt payload)."""
+        try:
+            with transaction.atomic(using=self.database):
+                BrokerTask.objects.using(self.database).create(
+                    namespace=self.namespace, queue=queue, task_id=entry.task_id,
+                    token=entry.token, state=FAILED, scheduled_time=entry.scheduled_time,
+                    updated_at=time.time(),
+                )
+        except IntegrityError:
+            self._rows(queue).filter(task_id=entry.task_id).update(
+                token=entry.token, state=FAILED, claim=None, updated_at=time.time()
+            )
+
+    def finish(self, queue: str, task_ids: list[str], claims: set[str]) -> int:
+        """Delete the rows of acknowledged tasks still held under ``claims``."""
+        if not task_ids:
+            return 0
+        deleted, _ = self._rows(queue).filter(task_id__in=task_ids, claim__in=claims).delete()
+        return deleted
+
+    def extend(self, queue: str, task_id: str, claim: str, lease_expires: float) -> bool:
+        return bool(
+            self._rows(queue).filter(task_id=task_id, claim=claim, state=IN_FLIGHT)
+            .update(lease_expires=lease_expires, updated_at=time.time())
+        )
+
+    # -- inspecting ----------------------------------------------------------------
+
+    def state_and_lease(self, queue: str, entry: Entry) -> tuple[str, float | None] | None:
+        """(state, lease deadline) of the row of this exact copy, or None."""
+        return (
+            self._rows(queue).filter(task_id=entry.task_id, token=entry.token)
+            .values_list("state", "lease_expires").first()
+        )
+
+    def state_of(self, queue: str, task_id: str) -> tuple[str, float] | None:
+        return self._rows(queue).filter(task_id=task_id).values_list("state", "scheduled_time").first()
+
+    def counts(self, queue: str, now: float) -> dict[str, int | float | None]:
+        rows = self._rows(queue)
+        by_state = dict(rows.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+        due = rows.filter(state=QUEUED, scheduled_time__lte=now).aggregate(n=Count("pk"), oldest=Min("scheduled_time"))
+        return {
+            "ready": due["n"],
+            "delayed": by_state.get(QUEUED, 0) - due["n"],
+            "in_flight": by_state.get(IN_FLIGHT, 0),
+            "failed": by_state.get(FAILED, 0),
+            "oldest_due": due["oldest"],
+        }
+
+    def due_count(self, queue: str, now: float) -> int:
+        return self._rows(queue).filter(state=QUEUED, scheduled_time__lte=now).count()
+
+    def queue_names(self) -> list[str]:
+        return sorted(
+            BrokerTask.objects.using(self.database).filter(namespace=self.namespace)
+            .values_list("queue", flat=True).distinct()
+        )
+
+    def clear(self, queue: str) -> int:
+        deleted, _ = self._rows(queue).exclude(state=FAILED).delete()
+        return deleted
+
+    # -- the failed store -------------------------------------------------------------
+
+    def failed_tokens(self, queue: str) -> dict[str, str]:
+        return dict(self._rows(queue).filter(state=FAILED).values_list("task_id", "token"))
+
+    def requeue_failed(self, queue: str, task_id: str, token: str, scheduled_time: float) -> bool:
+        return bool(
+            self._rows(queue).filter(task_id=task_id, token=token, state=FAILED).update(
+                state=QUEUED, scheduled_time=scheduled_time, updated_at=time.time()
+            )
+        )
+
+    def delete_failed(self, queue: str, task_id: str, token: str) -> bool:
+        deleted, _ = self._rows(queue).filter(task_id=task_id, token=token, state=FAILED).delete()
+        return bool(deleted)
