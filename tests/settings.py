@@ -1,6 +1,7 @@
 """Settings for the test suite (pytest-django)."""
 
 import os
+import tempfile
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -36,12 +37,15 @@ TEMPLATES = [
         },
     }
 ]
+# A file, not :memory:, so that subprocesses (runscheduler) share it; one per
+# test run (inherited by its subprocesses) so that concurrent runs do not clash.
+os.environ.setdefault("SYMPHRA_TEST_DB", os.path.join(tempfile.gettempdir(), f"symphra-tests-{os.getpid()}.sqlite3"))
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         # A file, not :memory:, so that subprocesses (runscheduler) share it.
-        "NAME": os.environ.get("SYMPHRA_TEST_DB", "symphra-tests.sqlite3"),
-        "TEST": {"NAME": os.environ.get("SYMPHRA_TEST_DB", "symphra-tests.sqlite3")},
+        "NAME": os.environ["SYMPHRA_TEST_DB"],
+        "TEST": {"NAME": os.environ["SYMPHRA_TEST_DB"]},
         "OPTIONS": {"timeout": 20},
     }
 }

@@ -1,0 +1,103 @@
+"""Scheduler lifecycle: start-up retries, backend faults mid-run, connections."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from symphra_django import Scheduler
+from symphra_django.backends import MemoryBackend
+from symphra_django.exceptions import BackendUnavailable
+from symphra_django.execution import Runner
+from symphra_django.registry import TaskRegistry
+from symphra_django.scheduler import connect_backend
+from symphra_django.tasks import declare
+from tests.sampleapp import tasks as sample
+
+
+class Unreachable(MemoryBackend):
+    def health_check_sync(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return "Unreachable(redis://:********@nowhere:6379/0)"
+
+
+def test_an_unreachable_backend_at_start_fails_clearly_after_bounded_retries(caplog):
+    caplog.set_level(logging.WARNING, "symphra_django")
+    with pytest.raises(BackendUnavailable, match=r"Unreachable\(.*\) is unreachable after 3 attempt\(s\)"):
+        connect_backend(Unreachable(), retries=2)
+    retries = [r for r in caplog.records if "retry" in r.getMessage()]
+    assert len(retries) == 2
+    assert "********" in retries[0].getMessage()
+
+
+class FlakyOnClaim(MemoryBackend):
+    """Fails its first claims, as a backend that dropped its connection."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(alias="default")
+        self.failures = failures
+
+    def dequeue_sync(self, *args, **kwargs):
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("connection reset by peer")
+        return super().dequeue_sync(*args, **kwargs)
+
+
+def test_workers_survive_a_backend_that_fails_mid_run_and_lose_nothing(caplog, events):
+    caplog.set_level(logging.WARNING, "symphra_django")
+    backend = FlakyOnClaim(failures=3)
+    for i in range(10):
+        backend.enqueue_sync(sample.remember.message([i], {}, sample.remember.using().options))
+    Scheduler(backend, beat=False, workers=1, poll_interval=0.01).run_burst()
+    assert sorted(e[1] for e in events) == list(range(10))
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("cannot claim" in m for m in messages) == 1
+    assert any("works again" in m for m in messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_leaves_no_database_connection_open_in_its_worker_thread():
+    from django.db import connection
+
+    registry = TaskRegistry()
+
+    def query():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return connection.connection is not None
+
+    declared = declare(query, name="t.query", target=registry)
+    seen = {}
+
+    def worker():
+        seen["open during the task"] = Runner().run(declared, [], {})
+        seen["open after the task"] = connection.connection is not None
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == {"open during the task": True, "open after the task": False}
+
+
+def test_periodic_outcomes_are_recorded_in_the_ledger(events):
+    from symphra_django.ledger import MemoryLedger
+    import time
+
+    from symphra_django.schedules import OnceSchedule
+
+    registry = TaskRegistry()
+    ledger = MemoryLedger()
+
+    def tick():
+        raise RuntimeError("tick failed")
+
+    declare(tick, name="t.tick", schedule=OnceSchedule(time.time() - 1), retry_policy="no_retry", target=registry)
+    scheduler = Scheduler(MemoryBackend(), registry=registry, ledger=ledger, poll_interval=0.01)
+    scheduler.run_burst()
+    assert ledger.outcomes["t.tick"]["ok"] is False
+    assert ledger.outcomes["t.tick"]["error"] == "RuntimeError: tick failed"
