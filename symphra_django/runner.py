@@ -93,12 +93,7 @@ def run(options: RunOptions) -> None:
             install_signal_handlers(requested)
             if children:
                 _forward_signals(children)
-            scheduler.start()
-            while not requested.wait(0.5):
-                pass
-            logger.info("shutting down: finishing running tasks (up to %.0fs)", scheduler.shutdown_timeout)
-            if not scheduler.stop():
-                logger.warning("tasks still running after the shutdown timeout were handed back")
+            scheduler.run_until(requested)
     finally:
         for child in children:
             child.join()

@@ -169,10 +169,14 @@ class Scheduler:
         requested = threading.Event()
         if install_signals:
             install_signal_handlers(requested)
+        return self.run_until(requested)
+
+    def run_until(self, requested: threading.Event) -> bool:
+        """Start, block until ``requested`` is set, then stop gracefully."""
         self.start()
         while not requested.wait(0.5):
             pass
-        logger.info("stopping: finishing running tasks (up to %.0fs)", self.shutdown_timeout)
+        logger.info("shutting down: finishing running tasks (up to %.0fs)", self.shutdown_timeout)
         finished = self.stop()
         if not finished:
             logger.warning("some tasks were still running after %.0fs; their leases were handed back",
