@@ -73,6 +73,7 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
+        self.backend.add_listener(self._wake)
         for index in range(self.concurrency):
             thread = threading.Thread(target=self._work, args=(index,), name=f"symphra-worker-{index}", daemon=True)
             thread.start()
@@ -91,6 +92,7 @@ class WorkerPool:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
         finished = not any(t.is_alive() for t in self._threads)
+        self.backend.remove_listener(self._wake)
         if not finished:
             self._release(self._held_messages(), "shutdown timeout")
         return finished
@@ -124,7 +126,7 @@ class WorkerPool:
                 if not batch:
                     if turn % len(self.queues) == index % len(self.queues):
                         # A full round over every queue found nothing.
-                        pause = min(max(pause * 2, 0.005), self.poll_interval)
+                        pause = min(max(pause * 2, 0.001), self.poll_interval)
                         self._wake.wait(pause)
                         self._wake.clear()
                     continue

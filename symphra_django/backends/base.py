@@ -386,6 +386,20 @@ class QueueBackend:
     def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
         return self._dispatch_sync("delete_failed", list(task_ids), queue)
 
+    # -- waking idle workers -----------------------------------------------------------
+
+    def add_listener(self, event: threading.Event) -> None:
+        """Ask to have ``event`` set when work may have arrived.
+
+        Workers sleep on such an event between polls. A backend that can tell
+        (in-process, or through a notification channel) sets it on enqueue so
+        that idle workers start at once; the default does nothing and workers
+        just poll every ``SYMPHRA["POLL_INTERVAL"]`` at most.
+        """
+
+    def remove_listener(self, event: threading.Event) -> None:
+        """Stop setting ``event`` (see ``add_listener``)."""
+
     # -- shared helpers ---------------------------------------------------------------
 
     def prepare(

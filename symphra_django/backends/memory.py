@@ -43,6 +43,19 @@ class MemoryBackend(QueueBackend):
         self._lock = threading.Lock()
         self._queues: dict[str, _Queue] = {}
         self._seq = itertools.count()
+        self._listeners: set[threading.Event] = set()
+
+    def add_listener(self, event: threading.Event) -> None:
+        with self._lock:
+            self._listeners.add(event)
+
+    def remove_listener(self, event: threading.Event) -> None:
+        with self._lock:
+            self._listeners.discard(event)
+
+    def _notify(self) -> None:
+        for event in self._listeners:
+            event.set()
 
     def _queue(self, name: str) -> _Queue:
         queue = self._queues.get(name)
@@ -96,6 +109,7 @@ class MemoryBackend(QueueBackend):
                 return False
             q.failed.pop(task.id, None)
             self._push(q, stored, time.time())
+            self._notify()
             return True
 
     def dequeue_sync(
@@ -166,6 +180,7 @@ class MemoryBackend(QueueBackend):
             if requeue:
                 held.scheduled_time = now + max(0.0, delay)
                 self._push(q, held, now)
+                self._notify()
             else:
                 held.meta["failed_at"] = now
                 q.failed[held.id] = held
