@@ -283,9 +283,10 @@ class RabbitMQBackend(QueueBackend):
                 while len(inbox) < target and self._lock.wait(max(0.0, limit - time.monotonic())):
                     pass
         with self._lock:
-            limit = time.monotonic() + 0.02
-            while inbox.streaming(0.003) and len(inbox) < self.prefetch and time.monotonic() < limit:
-                self._lock.wait(0.003)
+            # A batch still arriving: a few milliseconds buy a full batch.
+            limit = time.monotonic() + 0.01
+            while inbox.streaming(0.002) and len(inbox) < max_items and time.monotonic() < limit:
+                self._lock.wait(0.002)
             return inbox.take(max_items)
 
     def _claim(self, queue: str, deliveries: list[Delivery], lease: float) -> list[TaskMessage]:
