@@ -123,7 +123,7 @@ def test_stop_hands_back_claimed_tasks_that_have_not_started(memory, events):
 
 
 def test_stop_waits_for_the_running_task_up_to_the_timeout(memory, events):
-    message = sample.sleep_for.enqueue(3, "too-long")
+    message = sample.sleep_for.enqueue(1, "too-long")
     scheduler = Scheduler("default", beat=False, workers=1, poll_interval=0.01)
     scheduler.start()
     while memory.get_stats_sync().in_flight == 0:
@@ -131,6 +131,11 @@ def test_stop_waits_for_the_running_task_up_to_the_timeout(memory, events):
     assert scheduler.stop(timeout=0.2) is False
     # Its lease was handed back at once: another worker can redo it now.
     assert memory.get_status_sync(message.id) == "ready"
+    # The abandoned thread still finishes its sleep; wait so it cannot leak
+    # its event into the next test.
+    deadline = time.time() + 5
+    while ("slept", "too-long") not in events and time.time() < deadline:
+        time.sleep(0.05)
 
 
 def test_scheduler_without_backend_uses_memory_and_the_seed_api():
