@@ -18,6 +18,7 @@ How the pieces fit (docs/backends/rabbitmq.md has the pictures):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -106,6 +107,9 @@ class RabbitMQBackend(QueueBackend):
         self._link: BrokerLink | None = None
         self._reaper: threading.Thread | None = None
         self._stopping = threading.Event()
+        # Lease tokens only need to be unique: a random prefix and a counter.
+        self._lease_prefix = uuid.uuid4().hex[:16]
+        self._lease_numbers = itertools.count()
 
     def describe(self) -> str:
         return f"RabbitMQBackend({self.alias}, {self.masked_url}, exchange={self.topology.namespace})"
@@ -349,11 +353,12 @@ class RabbitMQBackend(QueueBackend):
 
     def _lease(self, queue, delivery, task, entry, claim, expires, attempts) -> TaskMessage:
         task.attempts = attempts
-        task.lease_token = uuid.uuid4().hex
+        task.lease_token = f"{self._lease_prefix}{next(self._lease_numbers)}"
         task.lease_expires = expires
         held = Lease(
-            queue=queue, task=task.copy(), token=task.lease_token, claim=claim, ledger_token=entry.token,
-            generation=delivery.generation, tag=delivery.tag, expires=expires,
+            queue=queue, task_id=task.id, body=delivery.body, attempts=attempts, token=task.lease_token,
+            claim=claim, ledger_token=entry.token, generation=delivery.generation, tag=delivery.tag,
+            expires=expires,
         )
         with self._lock:
             self._leases.add(held)
@@ -405,7 +410,7 @@ class RabbitMQBackend(QueueBackend):
         for lease in held:
             by_queue[lease.queue].append(lease)
         for queue, leases in by_queue.items():
-            self.ledger.finish(queue, [lease.task.id for lease in leases], {lease.claim for lease in leases})
+            self.ledger.finish(queue, [lease.task_id for lease in leases], {lease.claim for lease in leases})
         tags: dict[int, list[int]] = defaultdict(list)
         for lease in held:
             tags[lease.generation].append(lease.tag)
@@ -425,7 +430,7 @@ class RabbitMQBackend(QueueBackend):
         lease = self._release_lease(task)
         if lease is None:
             return False
-        stored = lease.task
+        stored = lease.message()
         if requeue:
             stored.error, stored.traceback = error, traceback
             stored.scheduled_time = time.time() + max(0.0, delay)
@@ -469,7 +474,7 @@ class RabbitMQBackend(QueueBackend):
         with self._lock:
             expired = self._leases.pop_expired(time.time())
         for lease in expired:
-            stored = lease.task
+            stored = lease.message()
             if self.attempts_exhausted(stored):
                 self._to_failed(lease.queue, lease, stored, lease.ledger_token, lease.claim,
                                 lease_expired_error(stored), None)

@@ -82,13 +82,21 @@ class Inbox:
 @dataclass
 class Lease:
     queue: str
-    task: TaskMessage  # the message as delivered (attempts counted)
+    task_id: str
+    body: bytes  # the payload as delivered, read again only if it must be republished
+    attempts: int  # deliveries counted, this one included
     token: str  # the lease token the caller must present
     claim: str  # the ledger claim of this delivery's batch
     ledger_token: str  # which published copy this is
     generation: int
     tag: int
     expires: float
+
+    def message(self) -> TaskMessage:
+        """The leased message (a fresh copy), with its attempts counted."""
+        task = TaskMessage.from_json(self.body)
+        task.attempts = self.attempts
+        return task
 
 
 class LeaseTable:
@@ -98,7 +106,7 @@ class LeaseTable:
         self._seq = itertools.count()
 
     def add(self, lease: Lease) -> None:
-        key = (lease.queue, lease.task.id)
+        key = (lease.queue, lease.task_id)
         self._held[key] = lease
         heapq.heappush(self._deadlines, (lease.expires, next(self._seq), key, lease.token))
 
@@ -111,14 +119,14 @@ class LeaseTable:
     def pop_if_held(self, task: TaskMessage, now: float) -> Lease | None:
         lease = self._current(task, now)
         if lease is not None:
-            del self._held[(lease.queue, lease.task.id)]
+            del self._held[(lease.queue, lease.task_id)]
         return lease
 
     def extend(self, task: TaskMessage, expires: float) -> Lease | None:
         lease = self._current(task, time.time())
         if lease is not None:
             lease.expires = expires
-            heapq.heappush(self._deadlines, (expires, next(self._seq), (lease.queue, lease.task.id), lease.token))
+            heapq.heappush(self._deadlines, (expires, next(self._seq), (lease.queue, lease.task_id), lease.token))
         return lease
 
     def pop_expired(self, now: float) -> list[Lease]:
