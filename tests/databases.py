@@ -3,13 +3,15 @@
 pytest-django creates test databases only for aliases named in ``django_db``
 markers at collection time; the conformance suite picks its backends through
 fixture parameters instead, so the servers' test databases are made here, the
-first time a test needs one (kept between runs, migrated each time).
+first time a test needs one, and dropped at the end of the run.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from tests import services
 
@@ -27,12 +29,29 @@ def use_database(request: pytest.FixtureRequest, alias: str) -> None:
     if alias in SERVER_ALIASES:
         services.require(SERVER_ALIASES[alias])
         if alias not in _prepared:
-            with request.getfixturevalue("django_db_blocker").unblock():
+            blocker = request.getfixturevalue("django_db_blocker")
+            with blocker.unblock():
                 connections[alias].creation.create_test_db(
-                    verbosity=0, autoclobber=True, keepdb=True, serialize=False
+                    verbosity=0, autoclobber=True, serialize=False
                 )
             _prepared.add(alias)
+            request.config.add_cleanup(lambda: _drop(blocker, alias))
     request.applymarker(
         pytest.mark.django_db(transaction=True, databases=sorted({"default", alias}))
     )
     request.getfixturevalue("transactional_db")
+
+
+def _drop(blocker: object, alias: str) -> None:
+    connection = connections[alias]
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    quoted = connection.ops.quote_name(name)
+    try:
+        with blocker.unblock():  # type: ignore[attr-defined]
+            with connection._nodb_cursor() as cursor:
+                # Threads of the tests may still hold sessions on it.
+                force = " WITH (FORCE)" if connection.vendor == "postgresql" else ""
+                cursor.execute(f"DROP DATABASE IF EXISTS {quoted}{force}")
+    except DatabaseError as exc:
+        warnings.warn(f"could not drop test database {name!r}: {exc}", stacklevel=1)

@@ -52,13 +52,16 @@ DATABASES = {
 # The real servers of DESIGN.md section 8. Defining them connects nothing:
 # tests that use them call tests.services.require() first (skip locally, fail
 # under CI) and set up their test databases on demand (tests/databases.py).
+# One test database per run (the pid), so that runs at the same time on one
+# machine do not flush each other's tables.
+_SERVER_TEST_DB = f"test_symphra_{os.getpid()}"
 DATABASES["postgresql"] = {
     "ENGINE": "django.db.backends.postgresql",
     "HOST": "127.0.0.1",
     "PORT": 5432,
     "NAME": "test",
     "USER": os.environ.get("SYMPHRA_PG_USER", "postgres"),
-    "TEST": {"NAME": "test_symphra"},
+    "TEST": {"NAME": _SERVER_TEST_DB},
 }
 DATABASES["mariadb"] = {
     "ENGINE": "django.db.backends.mysql",
@@ -68,7 +71,7 @@ DATABASES["mariadb"] = {
     "USER": "root",
     "PASSWORD": "",
     "OPTIONS": {"charset": "utf8mb4"},
-    "TEST": {"NAME": "test_symphra", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
+    "TEST": {"NAME": _SERVER_TEST_DB, "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SYMPHRA = {

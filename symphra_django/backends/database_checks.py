@@ -1,0 +1,83 @@
+"""System checks of the databases that hold queue tables.
+
+The database backend needs ``UPDATE … RETURNING`` on SQLite (3.35+) and
+``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL and MySQL 8.0.1+ / MariaDB
+10.6+; without it, concurrent workers could not claim disjoint tasks. Engine
+names are checked always; server versions only when the checks are run with
+database access (``check --database ALIAS``, ``migrate``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, register
+from django.db import DatabaseError, connections
+
+from .database_config import queue_databases
+from .database_sql import SUPPORTED_VENDORS
+
+MIN_MYSQL = (8, 0, 1)
+MIN_MARIADB = (10, 6)
+MIN_SQLITE = (3, 35, 0)
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+def version_problem(alias: str) -> str | None:
+    """Why the server behind ``alias`` cannot host the queue, or None."""
+    connection = connections[alias]
+    if connection.vendor == "sqlite":
+        version = connection.Database.sqlite_version_info
+        if version < MIN_SQLITE:
+            return f"SQLite {_dotted(version)} has no UPDATE … RETURNING (needs {_dotted(MIN_SQLITE)}+)"
+    elif connection.vendor == "mysql":
+        version = connection.mysql_version
+        if connection.mysql_is_mariadb and version < MIN_MARIADB:
+            return f"MariaDB {_dotted(version)} has no SKIP LOCKED (needs {_dotted(MIN_MARIADB)}+)"
+        if not connection.mysql_is_mariadb and version < MIN_MYSQL:
+            return f"MySQL {_dotted(version)} has no SKIP LOCKED (needs {_dotted(MIN_MYSQL)}+)"
+    return None
+
+
+@register("symphra")
+def check_queue_databases(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for alias in queue_databases():
+        key = f"settings.DATABASES[{alias!r}]"
+        if alias not in connections.settings:
+            errors.append(Error(
+                f"a database queue backend uses database {alias!r}, which is not in "
+                f"settings.DATABASES ({', '.join(map(repr, connections.settings))}).",
+                id="symphra_django.E101",
+            ))
+            continue
+        vendor = connections[alias].vendor
+        if vendor not in SUPPORTED_VENDORS:
+            errors.append(Error(
+                f"{key} is a {vendor!r} database; the database queue backend supports "
+                f"{', '.join(SUPPORTED_VENDORS)}.",
+                hint="Put the queue in a supported database with the backend's "
+                "'database' option and symphra_django.routers.QueueRouter.",
+                id="symphra_django.E102",
+            ))
+            continue
+        if databases is None or alias not in databases:
+            continue
+        try:
+            problem = version_problem(alias)
+        except DatabaseError as exc:
+            problem = f"its version could not be read ({exc})"
+        if problem:
+            errors.append(Error(
+                f"{key} cannot host the task queue: {problem}. Workers would not "
+                "claim disjoint tasks.",
+                hint="Upgrade the server, or move the queue to a supported database "
+                "(docs/backends/database.md).",
+                id="symphra_django.E103",
+            ))
+    return errors
