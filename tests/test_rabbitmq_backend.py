@@ -1,0 +1,124 @@
+"""The RabbitMQ backend beyond the shared contract: configuration, priorities,
+dead consumers and poison messages, on the real broker."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from symphra_django.backends.handler import build_backend
+from symphra_django.exceptions import BackendUnavailable
+from symphra_django.messages import FAILED, TaskMessage
+
+from .rabbitmq_support import rabbit, wait_for  # noqa: F401 - fixture
+
+pytest.importorskip("pika")
+
+
+def test_a_missing_pika_says_which_extra_to_install(monkeypatch):
+    monkeypatch.delitem(sys.modules, "symphra_django.backends.rabbitmq", raising=False)
+    monkeypatch.setitem(sys.modules, "pika", None)
+    with pytest.raises(ImproperlyConfigured, match=r"pip install symphra-django\[rabbitmq\]"):
+        importlib.import_module("symphra_django.backends.rabbitmq")
+
+
+def test_the_short_name_builds_the_backend_with_its_options():
+    backend = build_backend("jobs", {
+        "BACKEND": "rabbitmq",
+        "OPTIONS": {"url": "amqp://u:secret@broker:5672/app", "exchange_name": "jobs", "max_priority": 5},
+    })
+    assert type(backend).__name__ == "RabbitMQBackend"
+    assert backend.topology.max_priority == 5
+    assert "secret" not in backend.describe() and "u:***@broker" in backend.describe()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_priority": 300}, "max_priority"),
+    ({"url": "http://u:secret@host/"}, "amqp://"),
+    ({"exchange_name": "bad name"}, "exchange_name"),
+    ({"prefetch": 0}, "prefetch"),
+])
+def test_bad_options_are_improperly_configured(options, message):
+    with pytest.raises(ImproperlyConfigured, match=message) as info:
+        build_backend("jobs", {"BACKEND": "rabbitmq", "OPTIONS": options})
+    assert "secret" not in str(info.value)
+
+
+@override_settings(SYMPHRA={"CONNECT_RETRIES": 2})
+def test_an_unreachable_broker_at_start_is_a_clear_error_after_bounded_retries():
+    from symphra_django.backends.rabbitmq import RabbitMQBackend
+
+    backend = RabbitMQBackend(url="amqp://guest:s3cret@127.0.0.1:5999/%2F")
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable) as info:
+        backend.connect_sync()
+    assert time.monotonic() - started < 10
+    text = str(info.value)
+    assert "127.0.0.1:5999" in text and "3 attempt" in text
+    assert "s3cret" not in text and "guest:***@" in text
+
+
+def test_the_broker_priority_puts_urgent_work_ahead_of_a_backlog(rabbit):
+    backend = rabbit.make(prefetch=2)
+    backend.enqueue_many_sync([TaskMessage(name="t", id=f"low{i}", priority=-100) for i in range(20)])
+    backend.enqueue_sync(TaskMessage(name="t", id="urgent", priority=100))
+    [first] = backend.dequeue_sync(1)
+    assert first.id == "urgent"
+
+
+def test_a_health_check_answers_true_when_connected(rabbit):
+    assert rabbit.make().health_check_sync() is True
+
+
+def _consumer_dies_holding(rabbit, task: TaskMessage):
+    doomed = rabbit.make()
+    doomed.enqueue_sync(task)
+    [held] = doomed.dequeue_sync(1, lease_seconds=1.0)
+    doomed._stopping.set()  # its lease keeper dies with it
+    doomed.disconnect_sync()  # the connection closes without an ack
+    return held
+
+
+def test_a_dead_consumers_task_comes_back_with_the_lost_attempt_counted(rabbit):
+    held = _consumer_dies_holding(rabbit, TaskMessage(name="t", id="orphan", max_attempts=3))
+    survivor = rabbit.make()
+    [again] = wait_for(lambda: survivor.dequeue_sync(1, lease_seconds=30), timeout=5)
+    assert again.id == "orphan"
+    assert again.attempts == held.attempts + 1 == 2
+    assert time.time() >= held.lease_expires  # not before the dead lease ran out
+    assert survivor.acknowledge_sync(again) is True
+
+
+def test_a_poison_message_that_kills_its_consumers_ends_in_the_failed_queue(rabbit):
+    _consumer_dies_holding(rabbit, TaskMessage(name="t", id="poison", max_attempts=1))
+    survivor = rabbit.make()
+    assert wait_for(lambda: survivor.dequeue_sync(1) or survivor.get_status_sync("poison") == FAILED, timeout=5) is True
+    [failed] = survivor.list_failed_sync()
+    assert failed.id == "poison" and "lease expired" in failed.error
+    assert survivor.get_queue_size_sync() == 0
+
+
+def test_a_rejected_task_waits_in_the_delay_ladder_not_in_worker_memory(rabbit):
+    backend = rabbit.make()
+    backend.enqueue_sync(TaskMessage(name="t", id="later", max_attempts=3))
+    [got] = backend.dequeue_sync(1)
+    backend.reject_sync(got, requeue=True, delay=0.5)
+    assert backend.dequeue_sync(1) == []
+    [again] = wait_for(lambda: backend.dequeue_sync(1), timeout=5, interval=0.05)
+    assert again.id == "later" and time.time() >= again.scheduled_time
+
+
+def test_a_retried_failed_task_runs_again_and_leaves_the_failed_queue(rabbit):
+    backend = rabbit.make()
+    backend.enqueue_sync(TaskMessage(name="t", id="flaky"))
+    [got] = backend.dequeue_sync(1)
+    backend.reject_sync(got, error="boom")
+    assert backend.enqueue_sync(TaskMessage(name="t", id="flaky")) is True  # a failed id may come back
+    assert backend.list_failed_sync() == []  # the old failure is superseded
+    [again] = backend.dequeue_sync(1)
+    assert again.id == "flaky"
