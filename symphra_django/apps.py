@@ -9,6 +9,9 @@ class SymphraConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
+        from .django_tasks import app_ready as django_tasks_ready
 
         # Like the admin's autodiscover of admin.py: declare every app's tasks.
         autodiscover_modules("tasks")
+        # Django's tasks framework (Django 6+): the runners of our TASKS queues.
+        django_tasks_ready()

@@ -3,7 +3,8 @@
 from .broker import BrokerTask
 from .operations import FailedTask, Queue
 from .queue import QueuedTask
+from .results import DjangoTaskResult
 from .schedules import ScheduleState
 from .throughput import ThroughputMinute
 
-__all__ = ["BrokerTask", "FailedTask", "Queue", "QueuedTask", "ScheduleState", "ThroughputMinute"]
+__all__ = ["BrokerTask", "DjangoTaskResult", "FailedTask", "Queue", "QueuedTask", "ScheduleState", "ThroughputMinute"]

@@ -1,0 +1,53 @@
+"""Retention of Django task results: finished rows (SUCCESSFUL or FAILED)
+older than ``SYMPHRA["HISTORY_RETENTION"]`` seconds are deleted, in small
+batches so that workers writing results are never held up for long.
+``manage.py prunetaskresults`` is the command-line front end."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .. import conf
+from ..models.results import DjangoTaskResult
+
+logger = logging.getLogger("symphra_django.django_tasks")
+
+
+def prune_results(
+    older_than: float | None = None,
+    *,
+    batch_size: int = 500,
+    dry_run: bool = False,
+    using: str | None = None,
+) -> int:
+    """Delete results finished more than ``older_than`` seconds ago (default:
+    ``HISTORY_RETENTION``; None there keeps them forever). Returns how many
+    rows were (or, with ``dry_run``, would be) deleted. READY and RUNNING
+    results are never pruned."""
+    if older_than is None:
+        older_than = conf.get("HISTORY_RETENTION")
+        if older_than is None:
+            return 0
+    if older_than < 0:
+        raise ValueError(f"older_than must be >= 0 seconds, got {older_than!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    rows = DjangoTaskResult.objects.db_manager(using).finished().filter(
+        finished_at__lt=timezone.now() - timedelta(seconds=older_than)
+    )
+    if dry_run:
+        return rows.count()
+    total = 0
+    while True:
+        ids = list(rows.order_by("finished_at").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            break
+        deleted, _ = rows.filter(pk__in=ids).delete()
+        total += deleted
+        if len(ids) < batch_size:
+            break
+    logger.info("pruned %d Django task result(s)", total)
+    return total
