@@ -64,8 +64,9 @@ def test_in_flight_tasks_are_scored_by_lease_deadline(backend):
 def test_one_claim_call_leases_a_whole_batch_in_one_round_trip(backend):
     backend.enqueue_many_sync([TaskMessage(name="t") for _ in range(40)])
     calls = []
-    claim = backend._scripts["claim"]
-    backend._scripts["claim"] = lambda **kw: calls.append(kw) or claim(**kw)
+    scripts = backend._connection.scripts
+    claim = scripts["claim"]
+    scripts["claim"] = lambda **kw: calls.append(kw) or claim(**kw)
     assert len(backend.dequeue_sync(32)) == 32
     assert len(calls) == 1
 
@@ -111,3 +112,24 @@ def test_an_unreachable_server_at_start_is_a_clear_error_after_bounded_retries(s
     assert "topsecret" not in str(info.value) and "***" in str(info.value)
     assert "topsecret" not in caplog.text
     assert down.health_check_sync() is False
+
+
+def test_a_listener_is_woken_when_a_due_task_is_enqueued(backend):
+    import threading
+
+    event = threading.Event()
+    backend.add_listener(event)
+    try:
+        other = RedisBackend(url=URL, key_prefix=backend.key_prefix)
+        deadline = time.monotonic() + 5
+        # The subscription starts in the background: enqueue until it is heard.
+        while not event.is_set() and time.monotonic() < deadline:
+            other.enqueue_sync(TaskMessage(name="t"))
+            event.wait(0.2)
+        assert event.is_set()
+        event.clear()
+        other.enqueue_sync(TaskMessage(name="t"), time.time() + 3600)
+        assert not event.wait(0.3), "a delayed task wakes nobody"
+        other.disconnect_sync()
+    finally:
+        backend.remove_listener(event)

@@ -32,7 +32,7 @@ def test_acl_user_with_a_password_can_use_the_queue():
     admin = redis.Redis(host="127.0.0.1", port=6379)
     user, password, prefix = f"symphra_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex, "acl" + uuid.uuid4().hex[:8]
     admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}",
-                          f"~{{{prefix}:*", "+@all", "-@dangerous", "+scan")
+                          f"~{{{prefix}:*", f"&{{{prefix}:*", "+@all", "-@dangerous", "+scan")
     backend = RedisBackend(url=f"redis://{user}:{password}@127.0.0.1:6379/0", key_prefix=prefix)
     try:
         backend.connect_sync()
@@ -40,6 +40,24 @@ def test_acl_user_with_a_password_can_use_the_queue():
         [got] = backend.dequeue_sync(1)
         assert backend.acknowledge_sync(got) is True
         assert backend.queues_sync() == []
+    finally:
+        backend.disconnect_sync()
+        admin.execute_command("ACL", "DELUSER", user)
+        leftover = list(admin.scan_iter(match=f"{{{prefix}:*"))
+        if leftover:
+            admin.delete(*leftover)
+
+
+def test_an_acl_user_without_channel_access_still_enqueues():
+    require("redis")
+    admin = redis.Redis(host="127.0.0.1", port=6379)
+    user, password, prefix = f"symphra_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex, "acl" + uuid.uuid4().hex[:8]
+    admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}",
+                          f"~{{{prefix}:*", "resetchannels", "+@all", "-@dangerous")
+    backend = RedisBackend(url=f"redis://{user}:{password}@127.0.0.1:6379/0", key_prefix=prefix)
+    try:
+        assert backend.enqueue_sync(TaskMessage(name="t")) is True
+        assert len(backend.dequeue_sync(1)) == 1
     finally:
         backend.disconnect_sync()
         admin.execute_command("ACL", "DELUSER", user)

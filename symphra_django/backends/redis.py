@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -31,20 +30,20 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .. import conf
-from ..exceptions import BackendUnavailable, CorruptPayload
+from ..exceptions import CorruptPayload
 from ..messages import QueueStats, TaskMessage, corrupt_message
 from ..validation import validate_identifier
 from .base import QueueBackend, lease_expired_error
-from .redis_connection import build_client, import_redis, parse_url, url_from_cache
-from .redis_keys import key_pattern, order_head, queue_from_key, queue_keys, register_scripts
+from .redis_client import ReconnectingClient
+from .redis_connection import parse_url, url_from_cache
+from .redis_keys import SCRIPT_BATCH, key_pattern, order_head, queue_from_key, queue_keys
+from .redis_wakeup import WakeListener
 
 logger = logging.getLogger("symphra_django.backends.redis")
 
 T = TypeVar("T")
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PREFIX = "symphra"
-_BACKOFF_START, _BACKOFF_CAP = 0.05, 2.0
 
 
 class RedisBackend(QueueBackend):
@@ -69,9 +68,6 @@ class RedisBackend(QueueBackend):
             alias=alias, queue_name=queue_name, lease_seconds=lease_seconds,
             max_attempts=max_attempts,
         )
-        redis = import_redis()
-        from redis.exceptions import ClusterDownError, ReadOnlyError
-
         if url is not None and cache is not None:
             raise ImproperlyConfigured(
                 f"SYMPHRA['BACKENDS'][{alias!r}]['OPTIONS'] sets both 'url' and 'cache'; "
@@ -85,21 +81,14 @@ class RedisBackend(QueueBackend):
         if socket_timeout is not None:
             client_options.setdefault("socket_timeout", socket_timeout)
         self.target = parse_url(url or DEFAULT_URL)
-        self._client_options = client_options
         # The seed named its one sorted set "pending_set"; here it names the
         # namespace every queue's keys live under.
         self.key_prefix = validate_identifier(
             key_prefix or pending_set or DEFAULT_PREFIX, "key_prefix"
         )
-        self.reconnect_timeout = float(reconnect_timeout)
         self._default_limit = max(0, int(max_attempts or 0))
-        self._transient = (redis.ConnectionError, redis.TimeoutError, ReadOnlyError, ClusterDownError)
-        self._auth_error = redis.AuthenticationError
-        self._client: Any = None
-        self._scripts: dict[str, Any] = {}
-        self._connect_lock = threading.Lock()
-        self._outage_lock = threading.Lock()
-        self._outage_since: float | None = None
+        self._connection = ReconnectingClient(self.target, client_options, float(reconnect_timeout))
+        self._wakeup = WakeListener(self._connection, key_pattern(self.key_prefix, "wake"))
 
     def describe(self) -> str:
         return f"RedisBackend({self.alias}, {self.target.display})"
@@ -108,96 +97,28 @@ class RedisBackend(QueueBackend):
 
     def connect_sync(self) -> None:
         """Connect, retrying ``SYMPHRA['CONNECT_RETRIES']`` times with backoff."""
-        with self._connect_lock:
-            if self._client is not None:
-                return
-            retries = conf.get("CONNECT_RETRIES")
-            for attempt in range(retries + 1):
-                try:
-                    self._open()
-                    return
-                except self._auth_error as exc:
-                    raise BackendUnavailable(
-                        f"Redis at {self.target.display} refused the credentials: {exc}"
-                    ) from None
-                except Exception as exc:  # noqa: BLE001 - any failure to reach it is retried
-                    if attempt == retries:
-                        raise BackendUnavailable(
-                            f"cannot reach Redis at {self.target.display} after "
-                            f"{retries + 1} attempt(s): {exc}"
-                        ) from None
-                    pause = min(0.2 * 2**attempt, 5.0)
-                    logger.warning(
-                        "Redis at %s is not reachable (attempt %d of %d: %s); retrying in %.1f s",
-                        self.target.display, attempt + 1, retries + 1, exc, pause,
-                    )
-                    time.sleep(pause)
-
-    def _open(self) -> None:
-        client = build_client(self.target, **self._client_options)
-        client.ping()
-        self._scripts = register_scripts(client)
-        self._client = client
+        self._connection.connect()
 
     def disconnect_sync(self) -> None:
-        with self._connect_lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._wakeup.stop()
+        self._connection.close()
+
+    def add_listener(self, event: threading.Event) -> None:
+        self._wakeup.add(event)
+
+    def remove_listener(self, event: threading.Event) -> None:
+        self._wakeup.remove(event)
 
     def _connected(self) -> Any:
-        if self._client is None:
-            self.connect_sync()
-        return self._client
+        return self._connection.connect()
 
     def _call(self, func: Callable[[Any], T]) -> T:
-        """Run ``func(client)``; on a lost connection, reconnect with backoff.
-
-        Every script is safe to run again: a claim whose reply was lost leaves
-        its tasks leased to nobody until the lease expires (C6), an enqueue is
-        de-duplicated by id and an ack or reject is refused once done.
-        """
-        client = self._connected()
-        try:
-            return func(client)
-        except self._transient as exc:
-            return self._reconnect(func, exc)
-
-    def _reconnect(self, func: Callable[[Any], T], exc: Exception) -> T:
-        started = time.monotonic()
-        with self._outage_lock:
-            first = self._outage_since is None
-            if first:
-                self._outage_since = started
-        if first:
-            logger.warning(
-                "lost the connection to Redis at %s (%s); reconnecting with backoff for up to %.0f s",
-                self.target.display, exc, self.reconnect_timeout,
-            )
-        pause = _BACKOFF_START
-        while time.monotonic() - started < self.reconnect_timeout:
-            time.sleep(pause * random.uniform(0.5, 1.0))
-            pause = min(pause * 2, _BACKOFF_CAP)
-            try:
-                result = func(self._connected())
-            except self._transient as again:
-                exc = again
-                continue
-            with self._outage_lock:
-                since, self._outage_since = self._outage_since, None
-            if since is not None:
-                logger.warning(
-                    "reconnected to Redis at %s after %.1f s", self.target.display,
-                    time.monotonic() - since,
-                )
-            return result
-        raise BackendUnavailable(
-            f"Redis at {self.target.display} unreachable for {self.reconnect_timeout:.0f} s: {exc}"
-        ) from None
+        return self._connection.call(func)
 
     def _script(self, name: str, queue: str, args: list[Any]) -> Any:
         keys = queue_keys(self.key_prefix, queue)
-        return self._call(lambda client: self._scripts[name](keys=keys, args=args, client=client))
+        connection = self._connection
+        return self._call(lambda client: connection.scripts[name](keys=keys, args=args, client=client))
 
     def _queue(self, queue: str | None) -> str:
         return validate_identifier(self.queue_for(queue), "queue name")
@@ -220,16 +141,19 @@ class RedisBackend(QueueBackend):
         return sum(self._file("new", queue, batch) for queue, batch in by_queue.items())
 
     def _file(self, mode: str, queue: str, tasks: list[TaskMessage]) -> int:
-        args: list[Any] = [mode]
-        for task in tasks:
-            args += [
-                task.id,
-                task.to_json(),
-                max(0, task.max_attempts),
-                order_head(task.priority, task.scheduled_time),
-                repr(task.scheduled_time),
-            ]
-        return int(self._script("enqueue", queue, args))
+        filed = 0
+        for start in range(0, len(tasks), SCRIPT_BATCH):
+            args: list[Any] = [mode]
+            for task in tasks[start : start + SCRIPT_BATCH]:
+                args += [
+                    task.id,
+                    task.to_json(),
+                    max(0, task.max_attempts),
+                    order_head(task.priority, task.scheduled_time),
+                    repr(task.scheduled_time),
+                ]
+            filed += int(self._script("enqueue", queue, args))
+        return filed
 
     # -- consuming --------------------------------------------------------------------
 
@@ -244,7 +168,7 @@ class RedisBackend(QueueBackend):
         lease = lease_seconds or self.default_lease_seconds
         out: list[TaskMessage] = []
         while len(out) < max_items:
-            wanted = max_items - len(out)
+            wanted = min(max_items - len(out), SCRIPT_BATCH)
             reply = self._script(
                 "claim", name, [wanted, lease, self._default_limit, uuid.uuid4().hex + ":"]
             )
@@ -267,7 +191,7 @@ class RedisBackend(QueueBackend):
                 logger.error("corrupt payload %r on queue %r: %s", task_id, name, reason)
                 record = json.dumps({"error": f"corrupt payload: {reason}", "traceback": None})
                 self._script("reject", name, [task_id, token, "fail", record])
-            if not corrupt or len(items) < 4 * wanted:
+            if len(items) < 4 * wanted and not corrupt:
                 break
         return out
 
@@ -276,10 +200,17 @@ class RedisBackend(QueueBackend):
 
     def acknowledge_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
         by_queue: dict[str, list[str]] = defaultdict(list)
+        names: dict[str, str] = {}
         for task in tasks:
             if task.lease_token is not None:
-                by_queue[self._queue(task.queue)] += [task.id, task.lease_token]
-        return sum(int(self._script("ack", queue, args)) for queue, args in by_queue.items())
+                if task.queue not in names:
+                    names[task.queue] = self._queue(task.queue)
+                by_queue[names[task.queue]] += [task.id, task.lease_token]
+        return sum(
+            int(self._script("ack", queue, args[start : start + 2 * SCRIPT_BATCH]))
+            for queue, args in by_queue.items()
+            for start in range(0, len(args), 2 * SCRIPT_BATCH)
+        )
 
     def reject_sync(
         self,
@@ -365,11 +296,7 @@ class RedisBackend(QueueBackend):
     def health_check_sync(self) -> bool:
         # One quick try, not the start-up retries: the admin must not hang.
         try:
-            if self._client is None:
-                with self._connect_lock:
-                    if self._client is None:
-                        self._open()
-            return bool(self._client.ping())
+            return self._connection.ping_once()
         except Exception:  # noqa: BLE001 - health checks never raise (C11)
             logger.debug("health check of %s failed", self.describe(), exc_info=True)
             return False

@@ -16,6 +16,7 @@ key                    type    holds
 ``{p:q}:failed``       hash    task id → JSON record (payload, error, traceback,
                                attempts, failed_at, reason)
 ``{p:q}:failed_at``    zset    failed task ids, score = time of failure
+``{p:q}:wake``         channel pub/sub (not a key): "a task is due now"
 =====================  ======  =================================================
 
 An *ordkey* is ``PPPPPPP`` (5,000,000 − priority) ``TTTTTTTTTTTTTTTTT``
@@ -36,6 +37,8 @@ KEY_NAMES = ("tasks", "state", "ready", "delayed", "leases", "tokens", "seq", "f
 SCRIPT_NAMES = ("enqueue", "claim", "ack", "reject", "extend", "inspect", "failed", "clear")
 
 PRIORITY_OFFSET = 5_000_000
+#: Most tasks one script call takes (BATCH in _common.lua): bounded script time.
+SCRIPT_BATCH = 1000
 _MAX_MICROS = 10**17 - 1
 
 

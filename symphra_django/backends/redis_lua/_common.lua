@@ -8,6 +8,8 @@ local K_TASKS, K_STATE, K_READY, K_DELAYED, K_LEASES, K_TOKENS, K_SEQ, K_FAILED,
 local ORD_PREFIX = 40
 -- Bounded work per call, so that one script never blocks the server for long.
 local BATCH = 1000
+-- Pub/sub channel (not a key) that tells idle workers a task is due now.
+local WAKE_CHANNEL = string.sub(K_TASKS, 1, -6) .. 'wake'
 
 -- Server time, so that hosts with skewed clocks agree on what is due.
 local function server_now()
@@ -26,15 +28,21 @@ local function set_state(id, attempts, limit, ordkey)
 end
 
 -- File a task under a fresh ordering key: ready if due, else delayed.
+-- Returns the ordkey and whether the task is ready.
 local function push(id, head, due, now)
   local seq = redis.call('INCR', K_SEQ)
   local ordkey = head .. string.format('%016d', seq) .. id
   if due <= now then
     redis.call('ZADD', K_READY, 0, ordkey)
-  else
-    redis.call('ZADD', K_DELAYED, due, ordkey)
+    return ordkey, true
   end
-  return ordkey
+  redis.call('ZADD', K_DELAYED, due, ordkey)
+  return ordkey, false
+end
+
+-- pcall: a user whose ACL lacks the channel still enqueues (workers poll).
+local function wake()
+  redis.pcall('PUBLISH', WAKE_CHANNEL, '')
 end
 
 -- Whether (id, token) is the live lease; a lapsed lease answers nothing.

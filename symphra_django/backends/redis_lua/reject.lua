@@ -8,7 +8,9 @@ release(id)
 if ARGV[3] == 'requeue' then
   local attempts, limit = parse_state(redis.call('HGET', K_STATE, id))
   redis.call('HSET', K_TASKS, id, ARGV[4])
-  set_state(id, attempts, limit, push(id, ARGV[5], tonumber(ARGV[6]), now))
+  local ordkey, ready = push(id, ARGV[5], tonumber(ARGV[6]), now)
+  set_state(id, attempts, limit, ordkey)
+  if ready then wake() end
 else
   to_failed(id, now, cjson.decode(ARGV[4]))
 end

@@ -1,0 +1,79 @@
+"""Wake idle workers when a task becomes ready, through Redis pub/sub.
+
+The enqueue and reject scripts publish on the queue's channel
+``{prefix:queue}:wake`` when they file a task that is due now. One thread per
+backend instance (started with the first listener, stopped on disconnect)
+pattern-subscribes to every queue's channel under the prefix and sets the
+listeners' events, so a worker sleeping between polls starts at once instead
+of at its next poll.
+A lost subscription only costs latency: workers still poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from .redis_client import ReconnectingClient
+
+logger = logging.getLogger("symphra_django.backends.redis")
+
+_RESUBSCRIBE_PAUSE = 1.0
+
+
+class WakeListener:
+    """Sets registered events whenever a message arrives on ``pattern``."""
+
+    def __init__(self, connection: ReconnectingClient, pattern: str) -> None:
+        self.connection = connection
+        self.pattern = pattern
+        self._events: set[threading.Event] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def add(self, event: threading.Event) -> None:
+        with self._lock:
+            self._events.add(event)
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._listen, name="symphra-redis-wakeup", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, event: threading.Event) -> None:
+        with self._lock:
+            self._events.discard(event)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._events.clear()
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            pubsub: Any = None
+            try:
+                pubsub = self.connection.connect().pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe(self.pattern)
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        with self._lock:
+                            events = list(self._events)
+                        for event in events:
+                            event.set()
+            except Exception:  # noqa: BLE001 - workers still poll; resubscribe later
+                logger.debug("wake-up subscription to %s lost", self.connection.target.display,
+                             exc_info=True)
+                self._stop.wait(_RESUBSCRIBE_PAUSE)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:  # noqa: BLE001 - closing a dead connection
+                        pass
