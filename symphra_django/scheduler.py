@@ -30,6 +30,7 @@ from .messages import TaskMessage
 from .metrics import Metrics
 from .registry import TaskRegistry, registry as default_registry
 from .tasks import Task, declare
+from .throughput import ThroughputRecorder
 from .worker import WorkerPool
 
 logger = logging.getLogger("symphra_django.scheduler")
@@ -98,6 +99,8 @@ class Scheduler:
         self.work_enabled = work
         self.ledger = ledger or (MemoryLedger() if isinstance(backend, MemoryBackend) else DatabaseLedger())
         self.metrics = Metrics()
+        # Per-minute counts for the admin's chart live in the database too.
+        self.throughput = ThroughputRecorder(backend.alias) if isinstance(self.ledger, DatabaseLedger) else None
         self.pool: WorkerPool | None = None
         self.beat: Beat | None = None
         self.started_at: float | None = None
@@ -132,6 +135,8 @@ class Scheduler:
         connect_backend(self.backend)
         self.started_at = time.time()
         self._stopped.clear()
+        if self.throughput is not None:
+            self.throughput.start()
         if self.work_enabled:
             self.pool = WorkerPool(
                 self.backend,
@@ -157,6 +162,8 @@ class Scheduler:
         if self.beat is not None:
             self.beat.stop(timeout)
         finished = self.pool.stop(timeout) if self.pool is not None else True
+        if self.throughput is not None:
+            self.throughput.stop()
         self._stopped.set()
         return finished
 
@@ -217,6 +224,8 @@ class Scheduler:
         return False
 
     def _record_outcome(self, message: TaskMessage, ok: bool, error: str | None, duration: float) -> None:
+        if self.throughput is not None:
+            self.throughput.record(message.queue, ok)
         schedule = message.meta.get("schedule")
         if schedule:
             self.ledger.record_outcome(schedule, ok=ok, error=error, duration=duration, at=time.time())

@@ -33,3 +33,11 @@ def mask_url(url: object) -> str:
             authority = f"{MASK}@{hosts}"
     rest = _QUERY_SECRET_RE.sub(rf"\g<1>{MASK}", match["rest"])
     return f"{match['scheme']}{authority}{rest}"
+
+
+_URL_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s,)'\"]+")
+
+
+def mask_urls_in(text: object) -> str:
+    """``text`` with every URL in it passed through :func:`mask_url`."""
+    return _URL_IN_TEXT_RE.sub(lambda m: mask_url(m.group(0)), str(text))

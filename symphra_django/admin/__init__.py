@@ -1,0 +1,22 @@
+"""The admin of symphra_django ("Symphra tasks" on the admin index).
+
+* Queues: the dashboard of every backend alias and queue, a queue's next due
+  tasks, purge (``queues``).
+* Failed tasks of every backend, retry and delete in bulk (``failed``).
+* Schedules: pause, resume, run now (``schedules``).
+* Queued tasks: the database backend's rows and history (``queued_tasks``).
+
+Permissions are documented in docs/admin.md.
+"""
+
+from django.contrib import admin
+
+from ..models import FailedTask, Queue, ScheduleState
+from . import queued_tasks  # noqa: F401 - registers QueuedTaskAdmin
+from .failed import FailedTaskAdmin
+from .queues import QueueAdmin
+from .schedules import ScheduleStateAdmin
+
+admin.site.register(Queue, QueueAdmin)
+admin.site.register(FailedTask, FailedTaskAdmin)
+admin.site.register(ScheduleState, ScheduleStateAdmin)

@@ -1,0 +1,96 @@
+"""The dashboard, a queue's next due tasks, and purging a queue.
+
+Pages of the ``Queue`` permission holder: ``view_queue`` to see them,
+``delete_queue`` to purge. Every backend alias is shown through the public
+``QueueBackend`` contract only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+
+from .. import status, throughput
+from ..backends import QueueBackend
+from ..backends.base import NotSupported
+from ..urls_masking import mask_urls_in
+from .chart import throughput_svg
+from .guard import OperationsAdmin, can, guarded, render
+
+logger = logging.getLogger("symphra_django.admin")
+
+PEEK_LIMIT = 50
+
+
+def resolve_queue(alias: str, queue: str) -> QueueBackend:
+    """The backend of ``alias`` if it shows ``queue``; 404 otherwise."""
+    try:
+        backend = status.backend_for(alias)
+    except KeyError:
+        raise Http404(f"no backend alias {alias!r}") from None
+    if queue not in status.queue_names(backend):
+        raise Http404(f"no queue {queue!r} in {alias!r}")
+    return backend
+
+
+class QueueAdmin(OperationsAdmin):
+    def operation_urls(self) -> list:
+        return [
+            path("", guarded(self, self.dashboard_view, "view_queue"), name="symphra_django_queue_changelist"),
+            path("<str:alias>/<str:queue>/", guarded(self, self.tasks_view, "view_queue"),
+                 name="symphra_django_queue_tasks"),
+            path("<str:alias>/<str:queue>/purge/", guarded(self, self.purge_view, "delete_queue"),
+                 name="symphra_django_queue_purge"),
+        ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        return render(
+            self, request, "dashboard.html", "Queues",
+            backends=status.all_statuses(),
+            chart=throughput_svg(throughput.per_minute(60)),
+            can_purge=can(request, "delete_queue"),
+            can_view_failed=can(request, "view_failedtask"),
+        )
+
+    def tasks_view(self, request: HttpRequest, alias: str, queue: str) -> HttpResponse:
+        backend = resolve_queue(alias, queue)
+        tasks, note = [], None
+        try:
+            tasks = backend.peek_sync(queue, PEEK_LIMIT)
+        except NotSupported as exc:
+            note = str(exc) or f"{type(backend).__name__} cannot show queued tasks without taking them."
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            note = status.problem_text(exc)
+        return render(
+            self, request, "queue_tasks.html", f"Queue {queue} ({alias})",
+            alias=alias, queue=queue, backend=mask_urls_in(backend.describe()),
+            queue_status=status.queue_status(backend, queue), tasks=tasks, note=note, limit=PEEK_LIMIT,
+            can_purge=can(request, "delete_queue"), history_url=self.history_url(backend, queue),
+        )
+
+    def history_url(self, backend: QueueBackend, queue: str) -> str | None:
+        """The database backend's rows have a full ModelAdmin; link to it."""
+        from ..backends.database import DatabaseBackend
+
+        if not isinstance(backend, DatabaseBackend):
+            return None
+        return reverse("admin:symphra_django_queuedtask_changelist") + f"?queue__exact={queue}"
+
+    def purge_view(self, request: HttpRequest, alias: str, queue: str) -> HttpResponse:
+        """GET: the confirmation page with the count; POST: purge (Django's
+        delete-confirmation convention)."""
+        backend = resolve_queue(alias, queue)
+        if request.method == "POST":
+            removed = backend.clear_sync(queue)
+            logger.warning("%s purged queue %s of %s (%d tasks)", request.user, queue, alias, removed)
+            messages.success(request, f"Purged queue {queue} of {alias}: {removed} task(s) removed.")
+            return HttpResponseRedirect(reverse("admin:symphra_django_queue_changelist"))
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        return render(
+            self, request, "purge_confirm.html", f"Purge queue {queue} ({alias})?",
+            alias=alias, queue=queue, queue_status=status.queue_status(backend, queue),
+        )
