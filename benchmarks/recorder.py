@@ -1,0 +1,56 @@
+"""What the no-op task records in each worker process, and how it is read back.
+
+Each call appends its start time and its lateness (start − due time) to two
+arrays; at interpreter exit the process writes them, with its peak RSS, to
+``$SYMPHRA_BENCH_RECORDS/<pid>.json``. Appending two floats keeps the task a
+no-op as far as the measurement can tell.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import resource
+import time
+from array import array
+from pathlib import Path
+
+starts = array("d")
+lateness = array("d")
+
+
+def record(due: float) -> None:
+    now = time.time()
+    starts.append(now)
+    lateness.append(now - due)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def snapshot() -> dict:
+    return {"pid": os.getpid(), "starts": starts.tolist(), "lateness": lateness.tolist(),
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def reset() -> None:
+    del starts[:]
+    del lateness[:]
+
+
+def _dump() -> None:
+    folder = os.environ.get("SYMPHRA_BENCH_RECORDS")
+    if folder:
+        path = Path(folder) / f"{os.getpid()}.json"
+        path.write_text(json.dumps(snapshot()))
+
+
+atexit.register(_dump)
+
+
+def read_all(folder: Path) -> list[dict]:
+    """The records every worker process of one run left in ``folder``."""
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
