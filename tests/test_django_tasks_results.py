@@ -104,3 +104,32 @@ def test_prunetaskresults_command_dry_run_counts_and_deletes_nothing(backend):
     assert DjangoTaskResult.objects.count() == 1
     call_command("prunetaskresults", "--older-than", "1d", stdout=out)
     assert DjangoTaskResult.objects.count() == 0
+
+
+def test_retrying_a_failed_call_from_the_failed_store_runs_it_again(backend, memory):
+    result = jobs.fail.enqueue("flaky")
+    run_burst()
+    assert memory.retry_failed_sync([result.id]) == 1
+    run_burst()
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    assert len(result.errors) == 2 and len(result.worker_ids) == 2
+
+
+def test_on_the_database_queue_a_rolled_back_enqueue_leaves_neither_result_nor_message():
+    from django.db import transaction
+
+    from symphra_django.backends import backends
+    from symphra_django.backends.database import DatabaseBackend
+
+    queue = DatabaseBackend(alias="default")
+    backends.set("default", queue)
+    try:
+        with symphra_tasks(), pytest.raises(RuntimeError):
+            with transaction.atomic():
+                result = jobs.add.enqueue(1, 2)
+                raise RuntimeError("the view failed")
+        assert not DjangoTaskResult.objects.filter(pk=result.id).exists()
+        assert queue.get_status_sync(result.id) is None
+    finally:
+        backends.close_all()
