@@ -196,9 +196,9 @@ def test_an_acknowledged_task_stays_as_done_history(sqlite_db):
     assert row.finished_at is not None
 
 
-def test_it_works_without_time_zone_support(sqlite_db):
+def test_it_works_without_time_zone_support(engine):
     with override_settings(USE_TZ=False, TIME_ZONE="Europe/Paris"):
-        backend = DatabaseBackend(database=sqlite_db)
+        backend = DatabaseBackend(database=engine)
         backend.enqueue_sync(TaskMessage(name="tests.noop", id="later"), time.time() + 3600)
         backend.enqueue_sync(TaskMessage(name="tests.noop", id="now"))
         assert backend.get_status_sync("later") == DELAYED

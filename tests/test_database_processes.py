@@ -129,3 +129,20 @@ def test_sessions_ended_by_the_server_mid_run_are_reopened_and_nothing_is_lost(p
     assert code == 0, out
     assert sorted(set(map(int, project.rows()))) == list(range(2000))
     assert "reconnecting" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("project", ["postgresql"], indirect=True)
+def test_three_schedulers_with_an_every_second_cron_run_one_per_tick_for_30_seconds(project):
+    procs = [project.start("--workers", "1", SYMPHRA_E2E_CRON="1") for _ in range(3)]
+    time.sleep(30)
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        code, out = finish(proc)
+        assert code == 0, out
+    ticks = collections.Counter(project.rows("tick-"))
+    assert len(ticks) >= 27, ticks
+    assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
+    seconds = sorted(float(t.split("-", 1)[1]) for t in ticks)
+    assert all(b - a == 1 for a, b in zip(seconds, seconds[1:])), "a tick was skipped"
