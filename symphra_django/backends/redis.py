@@ -172,7 +172,9 @@ class RedisBackend(QueueBackend):
             reply = self._script(
                 "claim", name, [wanted, lease, self._default_limit, uuid.uuid4().hex + ":"]
             )
-            deadline, items = float(reply[0]), reply[1:]
+            deadline, wait, items = float(reply[0]), reply[1], reply[2:]
+            if wait:
+                self._wakeup.wake_in(float(wait))
             corrupt = []
             for i in range(0, len(items), 4):
                 task_id, raw, attempts, token = items[i : i + 4]

@@ -1,11 +1,12 @@
-"""Wake idle workers when a task becomes ready, through Redis pub/sub.
+"""Wake idle workers when a task becomes ready, through Redis pub/sub and timers.
 
 The enqueue and reject scripts publish on the queue's channel
 ``{prefix:queue}:wake`` when they file a task that is due now. One thread per
 backend instance (started with the first listener, stopped on disconnect)
 pattern-subscribes to every queue's channel under the prefix and sets the
 listeners' events, so a worker sleeping between polls starts at once instead
-of at its next poll.
+of at its next poll. A claim that leaves a worker idle also tells when the
+next delayed task is due, and a timer wakes the listeners then.
 A lost subscription only costs latency: workers still poll.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from .redis_client import ReconnectingClient
@@ -32,6 +34,8 @@ class WakeListener:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._timer: threading.Timer | None = None
+        self._timer_due = 0.0
 
     def add(self, event: threading.Event) -> None:
         with self._lock:
@@ -47,10 +51,37 @@ class WakeListener:
         with self._lock:
             self._events.discard(event)
 
+    def wake_in(self, seconds: float) -> None:
+        """Wake the listeners in ``seconds`` (one timer: the earliest asked for)."""
+        due = time.monotonic() + max(0.0, seconds)
+        with self._lock:
+            if not self._events or (self._timer is not None and self._timer_due <= due):
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(max(0.0, seconds), self._fire)
+            self._timer.daemon = True
+            self._timer_due = due
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._timer = None
+        self._fire_events()
+
+    def _fire_events(self) -> None:
+        with self._lock:
+            events = list(self._events)
+        for event in events:
+            event.set()
+
     def stop(self) -> None:
         with self._lock:
             self._events.clear()
             self._stop.set()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(5)
@@ -63,10 +94,7 @@ class WakeListener:
                 pubsub.psubscribe(self.pattern)
                 while not self._stop.is_set():
                     if pubsub.get_message(timeout=1.0) is not None:
-                        with self._lock:
-                            events = list(self._events)
-                        for event in events:
-                            event.set()
+                        self._fire_events()
             except Exception:  # noqa: BLE001 - workers still poll; resubscribe later
                 logger.debug("wake-up subscription to %s lost", self.connection.target.display,
                              exc_info=True)

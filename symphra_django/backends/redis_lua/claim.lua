@@ -1,14 +1,20 @@
 -- ARGV: n, lease seconds, default attempt limit, token prefix.
 -- Leases up to n (at most BATCH) due tasks, best first (C4, C5), with a
 -- fixed number of commands per batch. Returns
--- {deadline, id1, payload1, attempts1, token1, id2, ...}.
+-- {deadline, wait, id1, payload1, attempts1, token1, id2, ...} where wait is
+-- the seconds until the next delayed task is due ('' if none, or if the
+-- batch is full and the caller will claim again at once anyway).
 local now = server_now()
 local n = math.min(tonumber(ARGV[1]), BATCH)
 local deadline = now + tonumber(ARGV[2])
 maintain(now, tonumber(ARGV[3]))
-local out = {tostring(deadline)}
+local out = {tostring(deadline), ''}
 if n < 1 then return out end
 local picked = redis.call('ZRANGE', K_READY, 0, n - 1)
+if #picked < n then
+  local next_due = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')[2]
+  if next_due then out[2] = tostring(tonumber(next_due) - now) end
+end
 if #picked == 0 then return out end
 redis.call('ZREMRANGEBYRANK', K_READY, 0, #picked - 1)
 local ids = {}
