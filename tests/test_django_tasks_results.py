@@ -133,3 +133,34 @@ def test_on_the_database_queue_a_rolled_back_enqueue_leaves_neither_result_nor_m
         assert queue.get_status_sync(result.id) is None
     finally:
         backends.close_all()
+
+
+def test_a_call_whose_workers_were_all_lost_reads_as_failed(backend, memory):
+    from symphra_django.django_tasks.runner import DELIVERIES
+
+    result = jobs.add.enqueue(1, 2)
+    for attempt in range(DELIVERIES):
+        # Each worker takes the call, starts it and dies: the lease expires.
+        assert memory.dequeue_sync(1, queue="default", lease_seconds=0.01)
+        DjangoTaskResult.objects.filter(pk=result.id).update(
+            status="RUNNING", worker_ids=[f"lost:{n}" for n in range(attempt + 1)])
+        time.sleep(0.03)
+    assert memory.dequeue_sync(1, queue="default") == []  # the limit: to the failed store
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    [error] = result.errors
+    assert error.exception_class_path == "symphra_django.django_tasks.execution.LostCall"
+    assert "delivered 3 time(s) and never finished" in error.traceback
+
+
+def test_a_call_past_the_task_timeout_reads_as_failed(backend):
+    from symphra_django.backends import backends
+
+    timeout = {"BACKENDS": {"default": {"BACKEND": "memory"}}, "TASK_TIMEOUT": 0.05}
+    with override_settings(SYMPHRA=timeout):
+        result = jobs.sleep.enqueue(0.5)
+        run_burst()
+        assert backends["default"].get_status_sync(result.id) == "failed"
+        result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    assert result.errors[0].exception_class_path.endswith("LostCall")

@@ -16,6 +16,7 @@ from ..backends import QueueBackend, backends
 from ..messages import TaskMessage, new_task_id
 from ..models.results import DjangoTaskResult
 from ..validation import validate_identifier
+from .execution import settle_lost_call
 from .resolve import UnknownDjangoTask, remember, resolve_task
 from .results import to_task_result
 from .runner import DELIVERIES, ensure_runner, runner_name
@@ -123,6 +124,7 @@ class SymphraBackend(BaseTaskBackend):
         row = DjangoTaskResult.objects.filter(pk=result_id, backend=self.alias).first()
         if row is None:
             raise TaskResultDoesNotExist(result_id)
+        settle_lost_call(row, self.queue_backend)
         try:
             task = resolve_task(row.task_path, row.backend)
         except UnknownDjangoTask as exc:

@@ -14,6 +14,8 @@ from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
 
+from ..backends import QueueBackend
+from ..messages import FAILED
 from ..models.results import DjangoTaskResult
 from ..worker import worker_id
 from .resolve import UnknownDjangoTask, resolve_task
@@ -23,6 +25,12 @@ from .runner import ResultNotStored
 logger = logging.getLogger("symphra_django.django_tasks")
 
 Status = DjangoTaskResult.Status
+
+
+class LostCall(Exception):
+    """A call never reached an outcome and its message is in the failed store:
+    the workers running it were lost (killed, host gone), or it ran past the
+    timeout and its thread was abandoned."""
 
 
 class DjangoTaskFailed(Exception):
@@ -81,6 +89,26 @@ def execute(result_id: str, path: str, alias: str) -> None:
     row.save(update_fields=["status", "return_value", "finished_at"])
     update_task_result(result, row)
     task_finished.send(sender=sender, task_result=result)
+
+
+def settle_lost_call(row: DjangoTaskResult, queue_backend: QueueBackend) -> None:
+    """Record FAILED for an unfinished result whose message the queue backend
+    has moved to its failed store (deliveries used up by lost workers): its
+    worker could not write the outcome, so the reader does."""
+    if row.status in DjangoTaskResult.FINISHED:
+        return
+    try:
+        if queue_backend.get_status_sync(row.pk, row.queue_name) != FAILED:
+            return
+    except Exception:  # noqa: BLE001 - a reader must not fail because the queue is down
+        logger.warning("cannot ask %s about %s", queue_backend.describe(), row.pk, exc_info=True)
+        return
+    error = LostCall(
+        f"the call was delivered {len(row.worker_ids)} time(s) and never finished (its workers "
+        "were lost, or it ran past SYMPHRA['TASK_TIMEOUT']); "
+        f"{queue_backend.describe()} holds it in its failed store with the reason"
+    )
+    _record_error(row, error)
 
 
 def _record_error(row: DjangoTaskResult, exc: BaseException) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from django.tasks import task
 
@@ -48,3 +49,8 @@ def send_email(address: str) -> str:
 @task
 def returns_a_set() -> set:
     return {1, 2}
+
+
+@task
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
