@@ -214,3 +214,48 @@ def test_run_now_enqueues_the_periodic_task_at_once(admin_client, memory):
 def test_unknown_schedule_is_404(admin_client):
     response = admin_client.post(reverse("admin:symphra_django_schedulestate_pause"), {"name": "nope"})
     assert response.status_code == 404
+
+
+@pytest.fixture
+def heartbeat():
+    """A periodic task declared for one test (every second)."""
+    from symphra_django.registry import registry
+    from symphra_django.schedules import IntervalSchedule
+    from symphra_django.tasks import declare
+
+    def heartbeat() -> None:
+        pass
+
+    task = declare(heartbeat, name="tests.admin.heartbeat", schedule=IntervalSchedule(1), target=registry)
+    yield task
+    registry.unregister(task.name)
+
+
+def test_a_pause_from_the_admin_stops_the_beat_at_its_next_tick_and_resume_restarts_it(
+    admin_client, memory, heartbeat
+):
+    from symphra_django.beat import Beat
+    from symphra_django.ledger import DatabaseLedger
+    from symphra_django.registry import registry
+
+    ledger = DatabaseLedger()
+    ledger.ensure([heartbeat.name])
+    beat = Beat(registry, lambda task: memory, ledger)
+    admin_client.post(reverse("admin:symphra_django_schedulestate_pause"), {"name": heartbeat.name})
+    beat.run_pending()
+    assert memory.get_queue_size_sync("default") == 0
+    admin_client.post(reverse("admin:symphra_django_schedulestate_resume"), {"name": heartbeat.name})
+    beat.run_pending()
+    assert [t.name for t in memory.peek_sync("default")] == [heartbeat.name]
+
+
+def test_users_see_only_the_buttons_they_may_use(client, django_user_model, memory):
+    failed_task(memory)
+    client.force_login(make_user(django_user_model, "viewer",
+                                 perms=("view_queue", "view_failedtask", "view_schedulestate")))
+    dashboard = client.get(reverse("admin:symphra_django_queue_changelist")).content.decode()
+    failed = client.get(reverse("admin:symphra_django_failedtask_changelist")).content.decode()
+    schedules = client.get(reverse("admin:symphra_django_schedulestate_changelist")).content.decode()
+    assert "Purge" not in dashboard
+    assert "Retry selected" not in failed and "Delete selected" not in failed
+    assert "Pause" not in schedules and "Run now" not in schedules
