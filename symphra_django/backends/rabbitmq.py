@@ -490,12 +490,13 @@ class RabbitMQBackend(QueueBackend):
         return self.get_stats_sync(queue).size
 
     def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
-        row = self.ledger.state_of(self.queue_for(queue), task_id)
+        now = time.time()
+        row = self.ledger.state_of(self.queue_for(queue), task_id, now)
         if row is None:
             return None
         state, scheduled_time = row
         if state == QUEUED:
-            return DELAYED if scheduled_time > time.time() else READY
+            return DELAYED if scheduled_time > now else READY
         return IN_FLIGHT if state == LEDGER_IN_FLIGHT else FAILED
 
     def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:

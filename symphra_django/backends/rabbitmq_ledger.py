@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db import connections
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 
 from ..models import BrokerTask
 
@@ -168,23 +168,37 @@ class Ledger:
             .values_list("state", "lease_expires").first()
         )
 
-    def state_of(self, queue: str, task_id: str) -> tuple[str, float] | None:
-        return self._rows(queue).filter(task_id=task_id).values_list("state", "scheduled_time").first()
+    def state_of(self, queue: str, task_id: str, now: float) -> tuple[str, float] | None:
+        """(state, due time); an in-flight task whose lease ran out counts as
+        queued: its holder is gone and the broker hands it out again."""
+        row = self._rows(queue).filter(task_id=task_id).values_list("state", "scheduled_time", "lease_expires").first()
+        if row is None:
+            return None
+        state, scheduled_time, lease_expires = row
+        if state == IN_FLIGHT and lease_expires is not None and lease_expires <= now:
+            return QUEUED, scheduled_time
+        return state, scheduled_time
+
+    def _due(self, queue: str, now: float):
+        return self._rows(queue).filter(
+            Q(state=QUEUED, scheduled_time__lte=now) | Q(state=IN_FLIGHT, lease_expires__lte=now)
+        )
 
     def counts(self, queue: str, now: float) -> dict[str, int | float | None]:
-        rows = self._rows(queue)
-        by_state = dict(rows.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
-        due = rows.filter(state=QUEUED, scheduled_time__lte=now).aggregate(n=Count("pk"), oldest=Min("scheduled_time"))
+        by_state = dict(self._rows(queue).values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+        due = self._due(queue, now).aggregate(
+            n=Count("pk"), expired=Count("pk", filter=Q(state=IN_FLIGHT)), oldest=Min("scheduled_time")
+        )
         return {
             "ready": due["n"],
-            "delayed": by_state.get(QUEUED, 0) - due["n"],
-            "in_flight": by_state.get(IN_FLIGHT, 0),
+            "delayed": by_state.get(QUEUED, 0) - (due["n"] - due["expired"]),
+            "in_flight": by_state.get(IN_FLIGHT, 0) - due["expired"],
             "failed": by_state.get(FAILED, 0),
             "oldest_due": due["oldest"],
         }
 
     def due_count(self, queue: str, now: float) -> int:
-        return self._rows(queue).filter(state=QUEUED, scheduled_time__lte=now).count()
+        return self._due(queue, now).count()
 
     def queue_names(self) -> list[str]:
         return sorted(
