@@ -9,7 +9,7 @@ import json
 import logging
 from traceback import format_exception
 
-from django.tasks import TaskContext, TaskResultStatus, task_backends
+from django.tasks import TaskContext, task_backends
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
