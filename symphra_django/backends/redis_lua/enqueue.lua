@@ -1,25 +1,49 @@
--- ARGV: mode ('new' or 'retry'), then per task: id, payload, limit, head, due.
--- 'new' skips ids already queued or in flight (C2); 'retry' moves only ids
--- that are in the failed store. Returns how many tasks were filed.
+-- ARGV: mode ('new' or 'retry'), then per task (at most BATCH): id, payload,
+-- limit, head, due. 'new' skips ids already queued or in flight (C2) and
+-- repeats within the batch; 'retry' moves only ids that are in the failed
+-- store. A fixed number of commands per batch. Returns how many were filed.
 local now = server_now()
 local retry = ARGV[1] == 'retry'
-local filed = 0
-local any_ready = false
+local ids = {}
 for i = 2, #ARGV, 5 do
-  local id = ARGV[i]
-  local known = redis.call('HEXISTS', K_TASKS, id) == 1
-  local failed = redis.call('HEXISTS', K_FAILED, id) == 1
-  if not known and (failed or not retry) then
-    local ordkey, ready = push(id, ARGV[i + 3], tonumber(ARGV[i + 4]), now)
-    any_ready = any_ready or ready
-    redis.call('HSET', K_TASKS, id, ARGV[i + 1])
-    set_state(id, 0, ARGV[i + 2], ordkey)
-    if failed then
-      redis.call('HDEL', K_FAILED, id)
-      redis.call('ZREM', K_FAILED_AT, id)
+  ids[#ids + 1] = ARGV[i]
+end
+if #ids == 0 then return 0 end
+local known = redis.call('HMGET', K_TASKS, unpack(ids))
+local failed = redis.call('HMGET', K_FAILED, unpack(ids))
+local seq = redis.call('INCRBY', K_SEQ, #ids) - #ids
+local ready, delayed, payloads, states, unfailed, seen = {}, {}, {}, {}, {}, {}
+for j, id in ipairs(ids) do
+  if not known[j] and not seen[id] and (failed[j] or not retry) then
+    seen[id] = true
+    local i = 2 + (j - 1) * 5
+    seq = seq + 1
+    local ordkey = ARGV[i + 3] .. string.format('%016d', seq) .. id
+    local due = tonumber(ARGV[i + 4])
+    if due <= now then
+      ready[#ready + 1] = 0
+      ready[#ready + 1] = ordkey
+    else
+      delayed[#delayed + 1] = due
+      delayed[#delayed + 1] = ordkey
     end
-    filed = filed + 1
+    payloads[#payloads + 1] = id
+    payloads[#payloads + 1] = ARGV[i + 1]
+    states[#states + 1] = id
+    states[#states + 1] = '0:' .. ARGV[i + 2] .. ':' .. ordkey
+    if failed[j] then unfailed[#unfailed + 1] = id end
   end
 end
-if any_ready then wake() end
-return filed
+if #payloads == 0 then return 0 end
+redis.call('HSET', K_TASKS, unpack(payloads))
+redis.call('HSET', K_STATE, unpack(states))
+if #delayed > 0 then redis.call('ZADD', K_DELAYED, unpack(delayed)) end
+if #unfailed > 0 then
+  redis.call('HDEL', K_FAILED, unpack(unfailed))
+  redis.call('ZREM', K_FAILED_AT, unpack(unfailed))
+end
+if #ready > 0 then
+  redis.call('ZADD', K_READY, unpack(ready))
+  wake()
+end
+return #payloads / 2
