@@ -9,18 +9,27 @@ never raised.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connections
+
 from . import conf
 from .backends import QueueBackend, backends
 from .backends.base import NotSupported
+from .exceptions import BackendUnavailable
 from .messages import QueueStats
 from .registry import registry
 from .urls_masking import mask_urls_in
 
 logger = logging.getLogger("symphra_django.status")
+
+#: Seconds a page or the status command waits for a backend to connect. A
+#: backend that is down retries its first connection with backoff for longer
+#: (SYMPHRA["CONNECT_RETRIES"]), which is right for a worker, not for a page.
+CONNECT_TIMEOUT = 3.0
 
 
 @dataclass
@@ -69,11 +78,29 @@ def problem_text(exc: BaseException) -> str:
     return mask_urls_in(f"{type(exc).__name__}: {exc}")
 
 
-def backend_for(alias: str) -> QueueBackend:
-    """The backend of a configured alias (KeyError for an unknown alias)."""
+def backend_for(alias: str, timeout: float = CONNECT_TIMEOUT) -> QueueBackend:
+    """The connected backend of a configured alias (KeyError for an unknown
+    alias), or BackendUnavailable if it is not connected within ``timeout``."""
     if alias not in backends.aliases():
         raise KeyError(alias)
-    return backends[alias]
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["backend"] = backends[alias]
+        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()  # this thread's own, if connecting opened one
+
+    thread = threading.Thread(target=connect, name=f"symphra-status-{alias}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise BackendUnavailable(f"no connection within {timeout:g}s (it keeps retrying in the background)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["backend"]
 
 
 def queue_names(backend: QueueBackend) -> list[str]:
@@ -102,12 +129,12 @@ def queue_status(backend: QueueBackend, queue: str) -> QueueStatus:
     return status
 
 
-def backend_status(alias: str) -> BackendStatus:
+def backend_status(alias: str, timeout: float = CONNECT_TIMEOUT) -> BackendStatus:
     """Health and per-queue counts of one alias; never raises for a backend error."""
     if alias not in backends.aliases():
         raise KeyError(alias)
     try:
-        backend = backends[alias]
+        backend = backend_for(alias, timeout)
     except Exception as exc:  # noqa: BLE001 - cannot even build or connect it
         return BackendStatus(alias=alias, description=alias, healthy=False, problem=problem_text(exc))
     status = BackendStatus(
@@ -125,5 +152,5 @@ def backend_status(alias: str) -> BackendStatus:
     return status
 
 
-def all_statuses() -> list[BackendStatus]:
-    return [backend_status(alias) for alias in backends.aliases()]
+def all_statuses(timeout: float = CONNECT_TIMEOUT) -> list[BackendStatus]:
+    return [backend_status(alias, timeout) for alias in backends.aliases()]

@@ -78,3 +78,16 @@ def test_passwords_in_backend_urls_are_masked_in_json():
     out = run("--json")
     assert SECRET not in out
     assert "redis://:***@127.0.0.1:6379/0" in out
+
+
+@override_settings(SYMPHRA={"BACKENDS": {
+    "default": {"BACKEND": "memory"},
+    "gone": {"BACKEND": "redis", "OPTIONS": {"url": "redis://127.0.0.1:1/0"}},
+}, "CONNECT_RETRIES": 2})  # retries for ~0.6 s: longer than the timeout, short for the test
+def test_a_backend_that_cannot_connect_is_reported_down_after_the_timeout_not_its_retries():
+    out = StringIO()
+    with pytest.raises(CommandError, match="gone"):
+        call_command("taskstatus", "--json", "--timeout", "0.1", stdout=out)
+    [gone] = [b for b in json.loads(out.getvalue())["backends"] if b["alias"] == "gone"]
+    assert gone["healthy"] is False
+    assert "no connection within 0.1s" in gone["problem"]

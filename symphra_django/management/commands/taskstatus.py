@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from symphra_django.status import BackendStatus, all_statuses, backend_status
+from symphra_django.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_status
 
 COLUMNS = ("alias", "queue", "ready", "delayed", "in flight", "failed", "oldest due", "health")
 
@@ -50,11 +50,15 @@ class Command(BaseCommand):
         parser.add_argument("--backend", action="append", dest="aliases", metavar="ALIAS",
                             help="Only this alias; repeat for several (default: every alias).")
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+        parser.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT, metavar="SECONDS",
+                            help="Wait this long for a backend to connect before calling it down "
+                                 "(default: %(default)s).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            statuses = ([backend_status(a) for a in options["aliases"]] if options["aliases"]
-                        else all_statuses())
+            timeout = options["timeout"]
+            statuses = ([backend_status(a, timeout) for a in options["aliases"]] if options["aliases"]
+                        else all_statuses(timeout))
         except KeyError as exc:
             raise CommandError(f"unknown backend alias {exc.args[0]!r}") from None
         if options["json"]:
