@@ -259,3 +259,31 @@ def test_users_see_only_the_buttons_they_may_use(client, django_user_model, memo
     assert "Purge" not in dashboard
     assert "Retry selected" not in failed and "Delete selected" not in failed
     assert "Pause" not in schedules and "Run now" not in schedules
+
+
+class BrokenBackend(MemoryBackend):
+    """Connected, then its server goes away."""
+
+    def queues_sync(self):
+        raise ConnectionError("server went away")
+
+    def health_check_sync(self) -> bool:
+        return False
+
+
+@override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "memory"},
+                                         "broken": {"BACKEND": "tests.test_admin_pages.BrokenBackend"}}})
+def test_a_page_of_a_backend_that_went_away_sends_back_to_the_dashboard_with_the_reason(admin_client):
+    response = admin_client.get(reverse("admin:symphra_django_queue_tasks", args=["broken", "default"]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:symphra_django_queue_changelist")
+    assert "server went away" in response.content.decode()
+
+
+def test_an_action_the_backend_refuses_shows_its_error(admin_client, memory, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ConnectionError("connection reset")
+
+    monkeypatch.setattr(memory, "retry_failed_sync", refuse)
+    response = admin_client.post(reverse("admin:symphra_django_failedtask_retry"),
+                                 {"alias": "default", "queue": "default", "task_id": ["x"]}, follow=True)
+    assert "not retried: ConnectionError: connection reset" in response.content.decode()

@@ -84,9 +84,13 @@ class FailedTaskAdmin(OperationsAdmin):
             messages.warning(request, "No task selected.")
         else:
             action = backend.retry_failed_sync if verb == "retried" else backend.delete_failed_sync
-            count = action(ids, queue)
-            logger.info("%s %s %d failed task(s) of %s/%s", request.user, verb, count, alias, queue)
-            messages.success(request, f"{count} failed task(s) of {queue} ({alias}) {verb}.")
+            try:
+                count = action(ids, queue)
+            except Exception as exc:  # noqa: BLE001 - the operator sees why
+                messages.error(request, f"Failed tasks of {queue} ({alias}) not {verb}: {status.problem_text(exc)}")
+            else:
+                logger.info("%s %s %d failed task(s) of %s/%s", request.user, verb, count, alias, queue)
+                messages.success(request, f"{count} failed task(s) of {queue} ({alias}) {verb}.")
         return HttpResponseRedirect(reverse("admin:symphra_django_failedtask_changelist"))
 
     def retry_view(self, request: HttpRequest) -> HttpResponse:

@@ -12,10 +12,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from ..exceptions import BackendUnavailable
+from ..status import problem_text
 
 APP_LABEL = "symphra_django"
 
@@ -32,7 +36,12 @@ def guarded(model_admin: admin.ModelAdmin, view: View, permission: str, *, mutat
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm(f"{APP_LABEL}.{permission}"):
             raise PermissionDenied
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except BackendUnavailable as exc:
+            # The dashboard shows every backend's state, this one's included.
+            messages.error(request, problem_text(exc))
+            return HttpResponseRedirect(reverse("admin:symphra_django_queue_changelist"))
 
     return model_admin.admin_site.admin_view(check)
 

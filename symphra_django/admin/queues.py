@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from .. import status, throughput
 from ..backends import QueueBackend
 from ..backends.base import NotSupported
+from ..exceptions import BackendUnavailable
 from ..urls_masking import mask_urls_in
 from .chart import throughput_svg
 from .guard import OperationsAdmin, can, guarded, render
@@ -31,7 +32,11 @@ def resolve_queue(alias: str, queue: str) -> QueueBackend:
         backend = status.backend_for(alias)
     except KeyError:
         raise Http404(f"no backend alias {alias!r}") from None
-    if queue not in status.queue_names(backend):
+    try:
+        names = status.queue_names(backend)
+    except Exception as exc:  # noqa: BLE001 - reported by the guard
+        raise BackendUnavailable(f"{alias}: {status.problem_text(exc)}") from exc
+    if queue not in names:
         raise Http404(f"no queue {queue!r} in {alias!r}")
     return backend
 
@@ -84,9 +89,13 @@ class QueueAdmin(OperationsAdmin):
         delete-confirmation convention)."""
         backend = resolve_queue(alias, queue)
         if request.method == "POST":
-            removed = backend.clear_sync(queue)
-            logger.warning("%s purged queue %s of %s (%d tasks)", request.user, queue, alias, removed)
-            messages.success(request, f"Purged queue {queue} of {alias}: {removed} task(s) removed.")
+            try:
+                removed = backend.clear_sync(queue)
+            except Exception as exc:  # noqa: BLE001 - the operator sees why
+                messages.error(request, f"Could not purge {queue} of {alias}: {status.problem_text(exc)}")
+            else:
+                logger.warning("%s purged queue %s of %s (%d tasks)", request.user, queue, alias, removed)
+                messages.success(request, f"Purged queue {queue} of {alias}: {removed} task(s) removed.")
             return HttpResponseRedirect(reverse("admin:symphra_django_queue_changelist"))
         if request.method != "GET":
             return HttpResponseNotAllowed(["GET", "POST"])
