@@ -101,6 +101,7 @@ def test_sentinel_failover_during_work_loses_nothing(redis_servers):
         wait_for(lambda: len(done) >= 50, what="first tasks")
         sentinels[0].client().execute_command("SENTINEL", "FAILOVER", "mymaster")
         wait_for(lambda: replica.client().info("replication")["role"] == "master", what="failover")
+        done_at_failover = len(done)
         after = {f"after{i}" for i in range(100)}
         backend.enqueue_many_sync([TaskMessage(name="t", id=i, max_attempts=10) for i in after])
         ids |= after
@@ -109,7 +110,7 @@ def test_sentinel_failover_during_work_loses_nothing(redis_servers):
         worker.join(90)
     assert not worker_error, worker_error
     assert set(done) == ids
-    assert len(set(done) - {f"t{i}" for i in range(50)}) > 0
+    assert done_at_failover < 300, "the failover must happen during work"
     pool = backend._connected().connection_pool
     wait_for(lambda: pool.get_master_address()[1] == replica.port, what="sentinels agree")
     backend.disconnect_sync()
