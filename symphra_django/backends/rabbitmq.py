@@ -13,7 +13,8 @@ How the pieces fit (docs/backends/rabbitmq.md has the pictures):
   message is current, so a stale or duplicate copy is dropped, never run.
 * ``rabbitmq_inbox`` — prefetched deliveries, ordered exactly (C4), and the
   leases this process has handed out (C5/C6), expired by a reaper thread.
-* ``rabbitmq_failed`` — browsing the failed queue for the admin.
+* ``rabbitmq_publisher`` — a task as a message: body, headers, route.
+* ``rabbitmq_failed`` — the failed queues, browsed for the admin.
 """
 
 from __future__ import annotations
@@ -35,31 +36,23 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImproperlyConfigured(
         "The RabbitMQ backend needs the pika package: pip install symphra-django[rabbitmq]"
     ) from exc
-from pika.spec import BasicProperties
 
 from .. import conf
-from ..exceptions import BackendUnavailable, CorruptPayload
+from ..exceptions import CorruptPayload
 from ..messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
 from ..urls_masking import mask_url
 from ..validation import validate_identifier
-from . import rabbitmq_failed
 from .base import NotSupported, QueueBackend, lease_expired_error
-from .rabbitmq_inbox import Delivery, Inbox, Lease, LeaseTable
+from .rabbitmq_inbox import Delivery, Held, Inbox, Lease, LeaseTable
 from .rabbitmq_ledger import FAILED as LEDGER_FAILED
 from .rabbitmq_ledger import IN_FLIGHT as LEDGER_IN_FLIGHT
 from .rabbitmq_ledger import QUEUED, Entry, Ledger
-from .rabbitmq_link import BrokerLink, ConnectionLost, Outgoing
-from .rabbitmq_topology import Topology, broker_priority
+from .rabbitmq_failed import FailedStore
+from .rabbitmq_link import BrokerLink
+from .rabbitmq_publisher import TASK_ID, TOKEN, Publisher
+from .rabbitmq_topology import Topology
 
 logger = logging.getLogger("symphra_django.backends.rabbitmq")
-
-TOKEN = "x-symphra-token"
-TASK_ID = "x-symphra-id"
-DUE = "x-symphra-due"  # microseconds: AMQP tables in pika carry no floats
-PRIORITY = "x-symphra-priority"
-
-#: Publishing retries after the connection dropped mid-publish.
-PUBLISH_ATTEMPTS = 3
 
 
 class RabbitMQBackend(QueueBackend):
@@ -100,6 +93,10 @@ class RabbitMQBackend(QueueBackend):
         )
         self.ledger = Ledger(self.topology.namespace, database)
         self._parameters = pika.URLParameters(url)
+        self.publisher = Publisher(self.topology, durable=self.durable, link=lambda: self.link, label=self.masked_url)
+        self.failed = FailedStore(
+            self._parameters, ledger=self.ledger, publisher=self.publisher, ensure_queue=self._ensure_queue
+        )
         self._inboxes: dict[str, Inbox] = defaultdict(Inbox)
         self._leases = LeaseTable()
         self._lock = threading.Condition()
@@ -173,40 +170,6 @@ class RabbitMQBackend(QueueBackend):
         inbox.started = time.monotonic()
         return True
 
-    # -- publishing --------------------------------------------------------------------
-
-    def _outgoing(self, task: TaskMessage, token: str, *, failed: bool = False, due: float | None = None) -> Outgoing:
-        due = task.scheduled_time if due is None else due
-        properties = BasicProperties(
-            delivery_mode=2 if self.durable else 1,
-            content_type="application/json",
-            priority=broker_priority(task.priority, self.topology.max_priority),
-            headers={TOKEN: token, TASK_ID: task.id, DUE: round(task.scheduled_time * 1e6), PRIORITY: task.priority},
-        )
-        return self._route(task.queue, task.to_json().encode(), properties, due, failed=failed)
-
-    def _route(self, queue: str, body: bytes, properties: BasicProperties, due: float, *, failed: bool = False) -> Outgoing:
-        topology = self.topology
-        if failed:
-            return Outgoing(topology.exchange, topology.failed_key(queue), body, properties)
-        delay = due - time.time()
-        if delay > 0:
-            exchange, key = topology.delay_route(queue, delay)
-            return Outgoing(exchange, key, body, properties)
-        return Outgoing(topology.exchange, topology.work_key(queue), body, properties)
-
-    def _publish(self, messages: list[Outgoing]) -> None:
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-            try:
-                self.link.publish(messages)
-                return
-            except ConnectionLost:
-                if attempt == PUBLISH_ATTEMPTS:
-                    raise BackendUnavailable(
-                        f"RabbitMQ at {self.masked_url} dropped the connection {attempt} times "
-                        "while publishing"
-                    ) from None
-
     # -- producing ------------------------------------------------------------------------
 
     def enqueue_sync(
@@ -231,9 +194,9 @@ class RabbitMQBackend(QueueBackend):
                     entries[task.id] = Entry(task.id, uuid.uuid4().hex, task.scheduled_time)
             accepted = self.ledger.add(queue, list(entries.values()))
             tokens = {entry.task_id: entry.token for entry in accepted}
-            outgoing = [self._outgoing(task, tokens.pop(task.id)) for task in batch if task.id in tokens]
+            outgoing = [self.publisher.message(task, tokens.pop(task.id)) for task in batch if task.id in tokens]
             try:
-                self._publish(outgoing)
+                self.publisher.publish(outgoing)
             except Exception:
                 self.ledger.forget(queue, accepted)
                 raise
@@ -323,7 +286,9 @@ class RabbitMQBackend(QueueBackend):
                     out.append(task)
         return out
 
-    def _unclaimed(self, queue, delivery, task, entry, claim, expires) -> TaskMessage | None:
+    def _unclaimed(
+        self, queue: str, delivery: Delivery, task: TaskMessage, entry: Entry, claim: str, expires: float
+    ) -> TaskMessage | None:
         """A copy whose row was not ``queued``: stale, parked, or orphaned by a
         dead consumer (its lease expired, so it is ours now)."""
         row = self.ledger.state_and_lease(queue, entry)
@@ -351,7 +316,10 @@ class RabbitMQBackend(QueueBackend):
             attempts += 1
         return self._lease(queue, delivery, task, entry, claim, expires, attempts)
 
-    def _lease(self, queue, delivery, task, entry, claim, expires, attempts) -> TaskMessage:
+    def _lease(
+        self, queue: str, delivery: Delivery, task: TaskMessage, entry: Entry, claim: str, expires: float,
+        attempts: int,
+    ) -> TaskMessage:
         task.attempts = attempts
         task.lease_token = f"{self._lease_prefix}{next(self._lease_numbers)}"
         task.lease_expires = expires
@@ -366,13 +334,7 @@ class RabbitMQBackend(QueueBackend):
 
     def _repark(self, queue: str, delivery: Delivery, due: float) -> None:
         """Send a copy back through the delay ladder until ``due`` (never early, C3)."""
-        properties = BasicProperties(
-            delivery_mode=2 if self.durable else 1,
-            content_type="application/json",
-            priority=delivery.properties.priority,
-            headers=dict(delivery.properties.headers or {}),
-        )
-        self._publish([self._route(queue, delivery.body, properties, due)])
+        self.publisher.publish([self.publisher.copy(queue, delivery.body, delivery.properties, due)])
         self.link.ack(delivery.generation, [delivery.tag])
 
     def _fail_corrupt(self, queue: str, delivery: Delivery, reason: str) -> None:
@@ -380,16 +342,19 @@ class RabbitMQBackend(QueueBackend):
         stand_in = corrupt_message(delivery.body, reason, queue=queue, task_id=task_id if isinstance(task_id, str) else None)
         stand_in.meta["failed_at"] = time.time()
         token = uuid.uuid4().hex
-        self._publish([self._outgoing(stand_in, token, failed=True)])
+        self.publisher.publish([self.publisher.message(stand_in, token, failed=True)])
         self.ledger.record_failed(queue, Entry(stand_in.id, token, stand_in.scheduled_time))
         self.link.ack(delivery.generation, [delivery.tag])
         logger.warning("corrupt payload on queue %r moved to the failed queue: %s", queue, reason)
 
-    def _to_failed(self, queue, delivery, task, token, claim, error, traceback) -> None:
+    def _to_failed(
+        self, queue: str, delivery: Held, task: TaskMessage, token: str, claim: str,
+        error: str | None, traceback: str | None,
+    ) -> None:
         task.error, task.traceback = error, traceback
         task.lease_token = task.lease_expires = None
         task.meta["failed_at"] = time.time()
-        self._publish([self._outgoing(task, token, failed=True)])
+        self.publisher.publish([self.publisher.message(task, token, failed=True)])
         self.ledger.fail(queue, task.id, claim)
         self.link.ack(delivery.generation, [delivery.tag])
 
@@ -443,7 +408,7 @@ class RabbitMQBackend(QueueBackend):
         # The row goes back to "queued" before the copy is published, so the
         # copy can be claimed the moment it arrives.
         if self.ledger.release(lease.queue, stored.id, lease.claim, stored.scheduled_time):
-            self._publish([self._outgoing(stored, lease.ledger_token)])
+            self.publisher.publish([self.publisher.message(stored, lease.ledger_token)])
         self.link.ack(lease.generation, [lease.tag])
 
     def extend_lease_sync(self, task: TaskMessage, seconds: float | None = None) -> bool:
@@ -525,85 +490,13 @@ class RabbitMQBackend(QueueBackend):
     def health_check_sync(self) -> bool:
         return self._link is not None and self._link.ready
 
-    # -- the failed store ---------------------------------------------------------------------------
-
-    def _browse_failed(self, queue: str, decide) -> None:
-        self._ensure_queue(queue)
-        rabbitmq_failed.browse(self._parameters, self.topology.failed_queue(queue), decide)
-
-    def _current_failed(self, queue: str):
-        """A decision helper: the failed message if it is current, else None
-        (stale copies are dropped while browsing)."""
-        tokens = self.ledger.failed_tokens(queue)
-
-        def current(browsed: rabbitmq_failed.Browsed) -> TaskMessage | None:
-            headers = browsed.properties.headers or {}
-            try:
-                task = TaskMessage.from_json(browsed.body)
-            except CorruptPayload:
-                return None
-            if tokens.get(task.id) != headers.get(TOKEN):
-                return None
-            return task
-
-        return current
+    # -- the failed store (rabbitmq_failed) -------------------------------------------------
 
     def list_failed_sync(self, queue: str | None = None, limit: int = 100, offset: int = 0) -> list[TaskMessage]:
-        queue = self.queue_for(queue)
-        current = self._current_failed(queue)
-        found: list[TaskMessage] = []
-
-        def decide(browsed):
-            task = current(browsed)
-            if task is None:
-                return rabbitmq_failed.DROP
-            found.append(task)
-            return rabbitmq_failed.KEEP
-
-        self._browse_failed(queue, decide)
-        found.reverse()
-        return found[offset : offset + limit]
+        return self.failed.list(self.queue_for(queue), limit, offset)
 
     def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
-        queue = self.queue_for(queue)
-        wanted = set(task_ids)
-        current = self._current_failed(queue)
-        moved = 0
-
-        def decide(browsed):
-            nonlocal moved
-            task = current(browsed)
-            if task is None:
-                return rabbitmq_failed.DROP
-            if task.id not in wanted:
-                return rabbitmq_failed.KEEP
-            token = browsed.properties.headers[TOKEN]
-            task.scheduled_time = time.time()
-            task.attempts = 0
-            task.meta.pop("failed_at", None)
-            if not self.ledger.requeue_failed(queue, task.id, token, task.scheduled_time):
-                return rabbitmq_failed.KEEP
-            moved += 1
-            return self._outgoing(task, token)
-
-        self._browse_failed(queue, decide)
-        return moved
+        return self.failed.retry(self.queue_for(queue), task_ids)
 
     def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
-        queue = self.queue_for(queue)
-        wanted = set(task_ids)
-        current = self._current_failed(queue)
-        deleted = 0
-
-        def decide(browsed):
-            nonlocal deleted
-            task = current(browsed)
-            if task is None:
-                return rabbitmq_failed.DROP
-            if task.id in wanted and self.ledger.delete_failed(queue, task.id, browsed.properties.headers[TOKEN]):
-                deleted += 1
-                return rabbitmq_failed.DROP
-            return rabbitmq_failed.KEEP
-
-        self._browse_failed(queue, decide)
-        return deleted
+        return self.failed.delete(self.queue_for(queue), task_ids)

@@ -15,7 +15,7 @@ import heapq
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pika.spec import BasicProperties
 
@@ -25,6 +25,13 @@ _arrivals = itertools.count()
 #: Sorts first: a message without our headers (corrupt or foreign) is dealt
 #: with (sent to the failed queue) before anything else.
 _UNKNOWN_PRIORITY = 10**6
+
+
+class Held(Protocol):
+    """Anything that answers for one broker delivery (a delivery or a lease)."""
+
+    generation: int
+    tag: int
 
 
 @dataclass
