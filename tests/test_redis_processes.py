@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from tests.processes import Project, finish
+from tests.redis_servers import redis_servers  # noqa: F401 - fixture
 from tests.services import require
 
 BATCH_SIZE = 32
@@ -88,3 +89,33 @@ def test_three_schedulers_with_an_every_second_cron_run_one_per_tick_for_30_seco
     assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
     seconds = sorted(float(t.split("-", 1)[1]) for t in ticks)
     assert all(b - a == 1 for a, b in zip(seconds, seconds[1:])), "a tick was skipped"
+
+
+@pytest.mark.slow
+def test_runscheduler_survives_a_redis_restart_mid_run_with_one_log_line(redis_servers, tmp_path):
+    server = redis_servers(["appendonly yes", "appendfsync always", "requirepass pw-e2e-secret"],
+                           ping_kwargs={"password": "pw-e2e-secret"})
+    project = Project(
+        tmp_path / "runs.sqlite3",
+        DJANGO_SETTINGS_MODULE="tests.settings_e2e_redis",
+        SYMPHRA_E2E_REDIS_PREFIX="restart",
+        SYMPHRA_E2E_REDIS_URL=f"redis://:pw-e2e-secret@127.0.0.1:{server.port}/0",
+    )
+    try:
+        assert project.manage("migrate", "--noinput", "-v0").returncode == 0
+        enqueue_rows(project, 2000, "--sleep", "0.001")
+        proc = project.start("--no-beat", "--workers", "2")
+        project.wait_for_rows(200)
+        server.stop(kill=True)
+        time.sleep(1.5)
+        server.start()
+        project.wait_for_rows(2000, timeout=120)
+        proc.send_signal(signal.SIGTERM)
+        code, out = finish(proc)
+    finally:
+        project.stop_all()
+    assert code == 0, out
+    assert sorted(set(map(int, project.rows()))) == list(range(2000))
+    assert out.count("lost the connection to Redis") == 1, out
+    assert "reconnected to Redis" in out
+    assert "pw-e2e-secret" not in out
