@@ -149,3 +149,13 @@ def test_an_idle_listener_is_woken_when_the_next_delayed_task_falls_due(backend)
         assert [t.id for t in backend.dequeue_sync(1)] == ["soon"]
     finally:
         backend.remove_listener(event)
+
+
+def test_peek_shows_the_next_tasks_with_their_delivery_count(backend):
+    backend.enqueue_sync(TaskMessage(name="t", id="again", max_attempts=5))
+    [got] = backend.dequeue_sync(1)
+    backend.reject_sync(got, requeue=True)
+    backend.enqueue_sync(TaskMessage(name="t", id="later"), time.time() + 60)
+    peeked = backend.peek_sync()
+    assert [(t.id, t.attempts) for t in peeked] == [("again", 1), ("later", 0)]
+    assert backend.get_stats_sync().in_flight == 0

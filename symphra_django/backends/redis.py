@@ -275,12 +275,12 @@ class RedisBackend(QueueBackend):
         name = self._queue(queue)
         items = self._inspect(name, "peek", max(0, int(limit))) if limit > 0 else []
         tasks = []
-        for i in range(0, len(items), 2):
+        for i in range(0, len(items), 3):
             try:
                 task = TaskMessage.from_json(items[i + 1])
             except CorruptPayload:
                 continue  # shown by list_failed once a claim has failed it
-            task.id, task.queue = items[i].decode(), name
+            task.id, task.queue, task.attempts = items[i].decode(), name, int(items[i + 2])
             tasks.append(task)
         return tasks
 

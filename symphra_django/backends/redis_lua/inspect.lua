@@ -25,8 +25,10 @@ if ARGV[1] == 'peek' then
   local out = {}
   for _, ordkey in ipairs(ordkeys) do
     local id = string.sub(ordkey, ORD_PREFIX + 1)
+    local state = redis.call('HGET', K_STATE, id)
     out[#out + 1] = id
     out[#out + 1] = redis.call('HGET', K_TASKS, id) or ''
+    out[#out + 1] = state and parse_state(state) or 0
   end
   return out
 end
