@@ -187,3 +187,31 @@ def test_missing_redis_package_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_redis)
     with pytest.raises(ImproperlyConfigured, match=r"symphra-django\[redis\]"):
         import_redis()
+
+
+def test_settings_alias_builds_a_connected_redis_backend():
+    from symphra_django.backends import backends
+
+    require_redis()
+    config = {"BACKENDS": {"fast": {"BACKEND": "redis", "OPTIONS": {
+        "url": "redis://127.0.0.1:6379/0", "key_prefix": "aliastest", "queue_name": "mail",
+        "lease_seconds": 5, "max_attempts": 3, "max_connections": 10, "socket_timeout": 2,
+    }}}}
+    with override_settings(SYMPHRA=config):
+        backend = backends["fast"]
+        assert isinstance(backend, RedisBackend)
+        assert (backend.default_queue, backend.default_lease_seconds, backend.max_attempts) == ("mail", 5.0, 3)
+        assert backend.health_check_sync() is True
+
+
+def test_unknown_redis_option_is_refused_listing_the_valid_ones():
+    from symphra_django.backends.handler import build_backend
+
+    with pytest.raises(ImproperlyConfigured, match=r"unknown option\(s\) 'exchange_name'.*key_prefix"):
+        build_backend("x", {"BACKEND": "redis", "OPTIONS": {"exchange_name": "x"}})
+
+
+def require_redis():
+    from tests.services import require
+
+    require("redis")
