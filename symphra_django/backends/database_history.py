@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from .. import conf
 from ..models import QueuedTask
-from .database import model_datetime
+from .database_time import model_datetime
 from .database_config import queue_databases
 
 logger = logging.getLogger("symphra_django.backends.database")
