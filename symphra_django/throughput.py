@@ -5,7 +5,8 @@ background thread adds the counts to :class:`~symphra_django.models.ThroughputMi
 every ``flush_interval`` seconds (one UPDATE or INSERT per alias, queue and
 minute touched since the last flush). Counts of a failed flush are kept and
 added again at the next one, so a database hiccup delays the chart instead of
-losing its numbers.
+losing its numbers. Rows older than ``RETENTION`` are deleted now and then, so
+the table stays small (the chart shows one hour).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from django.db.models import F, Sum
 logger = logging.getLogger("symphra_django.throughput")
 
 DONE, FAILED = "done", "failed"
+#: Seconds of per-minute rows kept, and how often old ones are deleted.
+RETENTION = 24 * 3600.0
+PRUNE_EVERY = 600.0
 
 
 def minute_start(ts: float) -> datetime:
@@ -64,8 +68,12 @@ class ThroughputRecorder:
         self.flush()
 
     def _loop(self) -> None:
+        pruned = 0.0
         while not self._stopping.wait(self.flush_interval):
             self.flush()
+            if time.monotonic() - pruned >= PRUNE_EVERY:
+                pruned = time.monotonic()
+                prune()
             close_old_connections()
 
     def flush(self) -> None:
@@ -97,6 +105,18 @@ def _add(alias: str, queue: str, minute: datetime, done: int, failed: int) -> No
             ThroughputMinute.objects.create(alias=alias, queue=queue, minute=minute, done=done, failed=failed)
     except IntegrityError:  # another process created the row first
         rows.update(done=F("done") + done, failed=F("failed") + failed)
+
+
+def prune(now: float | None = None) -> int:
+    """Delete rows older than ``RETENTION``; returns how many."""
+    from .models import ThroughputMinute
+
+    cutoff = minute_start((time.time() if now is None else now) - RETENTION)
+    try:
+        return ThroughputMinute.objects.filter(minute__lt=cutoff).delete()[0]
+    except Exception:  # noqa: BLE001 - tried again at the next prune
+        logger.warning("could not delete old throughput rows", exc_info=True)
+        return 0
 
 
 def per_minute(minutes: int = 60, now: float | None = None) -> list[tuple[datetime, int, int]]:

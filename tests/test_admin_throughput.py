@@ -67,3 +67,14 @@ def test_the_scheduler_feeds_the_recorder_from_its_workers(memory, events):
     totals = [(r.done, r.failed) for r in ThroughputMinute.objects.all()]
     assert sum(d for d, _ in totals) == 3
     assert sum(f for _, f in totals) == 2  # two attempts of always_fails
+
+
+def test_prune_deletes_rows_older_than_a_day_only():
+    from symphra_django.throughput import prune
+
+    recorder = ThroughputRecorder("default")
+    recorder.record("default", ok=True, at=MINUTE - 25 * 3600)
+    recorder.record("default", ok=True, at=MINUTE - 3600)
+    recorder.flush()
+    assert prune(now=MINUTE) == 1
+    assert [r.minute.timestamp() for r in ThroughputMinute.objects.all()] == [MINUTE - 3600]
