@@ -17,6 +17,8 @@ value is a query parameter. Status values are constants of this module.
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..models import QueuedTask
@@ -40,7 +42,11 @@ SUPPORTED_VENDORS = ("sqlite", "postgresql", "mysql")
 
 
 class Dialect:
-    """Statements for one connection's engine, built once per backend."""
+    """Statements for one connection's engine, built once per backend.
+
+    Statement builders are cached (``functools.cache``): a backend keeps its
+    dialect for the life of the process, and the hot path reuses the strings.
+    """
 
     #: Appended to the claim's row selection.
     lock_clause = ""
@@ -74,6 +80,7 @@ class Dialect:
 
     # -- enqueue -------------------------------------------------------------
 
+    @cache
     def insert(self, rows: int) -> str:
         """Insert ``rows`` rows; a done/failed id is overwritten, a ready or
         in-flight one is left alone (C2)."""
@@ -90,6 +97,7 @@ class Dialect:
             f"WHERE {self.table}.{c['status']} IN ('{DONE}', '{FAILED}')"
         )
 
+    @cache
     def reenqueue(self) -> str:
         """Overwrite a done/failed row (parameters: INSERT_FIELDS minus id, then id)."""
         c = self.col
@@ -107,6 +115,7 @@ class Dialect:
 
     # -- claim ----------------------------------------------------------------
 
+    @cache
     def claim(self) -> str:
         """Params: token, expires, now, queue, now, limit."""
         c = self.col
@@ -122,6 +131,7 @@ class Dialect:
         fields = ", ".join(c[f] for f in CLAIM_FIELDS)
         return self.select_due.replace(f"SELECT {c['id']} ", f"SELECT {fields} ", 1)
 
+    @cache
     def claim_update(self, rows: int) -> str:
         """Params: token, expires, now, then the ids."""
         return (
@@ -129,6 +139,7 @@ class Dialect:
             f"WHERE {self.col['id']} IN ({', '.join(['%s'] * rows)})"
         )
 
+    @cache
     def expired_leases(self) -> str:
         """Params: now, limit. Served by ``symphra_lease_idx``."""
         c = self.col
@@ -138,6 +149,7 @@ class Dialect:
             f"AND {c['lease_expires']} <= %s ORDER BY {c['lease_expires']} LIMIT %s"
         )
 
+    @cache
     def release_expired(self) -> str:
         """Params: now, id, token. Back to ready, whoever else got there first."""
         c = self.col
@@ -147,6 +159,7 @@ class Dialect:
             f"WHERE {c['id']} = %s AND {c['status']} = '{IN_FLIGHT}' AND {c['lease_token']} = %s"
         )
 
+    @cache
     def fail_expired(self) -> str:
         """Params: error, now, now, id, token."""
         c = self.col
@@ -159,6 +172,7 @@ class Dialect:
 
     # -- answers to a lease ---------------------------------------------------
 
+    @cache
     def finish(self, rows: int, keep_history: bool) -> str:
         """Params: [now, now,] token, now, then the ids."""
         c = self.col
@@ -171,6 +185,7 @@ class Dialect:
             f"WHERE {where}"
         )
 
+    @cache
     def requeue(self) -> str:
         """Params: scheduled_time, payload, error, traceback, now, id, token, now."""
         c = self.col
@@ -181,6 +196,7 @@ class Dialect:
             f"WHERE {c['id']} = %s AND {self.held}"
         )
 
+    @cache
     def fail(self, held: bool = True) -> str:
         """Params: error, traceback, now, now, id, token[, now]."""
         c = self.col
@@ -192,6 +208,7 @@ class Dialect:
             f"WHERE {c['id']} = %s AND {condition}"
         )
 
+    @cache
     def extend(self) -> str:
         """Params: expires, id, token, now."""
         c = self.col
@@ -214,6 +231,7 @@ class MySQLDialect(Dialect):
     claim_returns = False
     upserts = False
 
+    @cache
     def insert(self, rows: int) -> str:
         """``INSERT IGNORE``: duplicates are skipped and counted out of the
         rowcount; the backend then re-enqueues done/failed ids by update."""
