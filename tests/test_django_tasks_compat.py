@@ -66,3 +66,11 @@ def test_the_configured_queues_are_consumed_by_runscheduler():
         assert "invoices" in registry.queue_names()
     finally:
         registry.unregister(runner_name("invoices"))
+
+
+@needs_6
+def test_a_broken_tasks_entry_does_not_stop_the_app_from_starting():
+    from symphra_django.django_tasks.runner import register_configured_runners
+
+    with override_settings(TASKS={"a": {"BACKEND": "no.such.Backend"}, "b": {}, **TASKS}):
+        register_configured_runners()

@@ -64,8 +64,8 @@ def register_configured_runners() -> None:
     for params in (getattr(settings, "TASKS", None) or {}).values():
         try:
             backend_class = import_string(params["BACKEND"])
-        except (ImportError, KeyError, TypeError):
-            continue  # Django reports a broken TASKS entry itself, on first use.
+        except Exception:  # noqa: BLE001 - Django reports a broken TASKS entry itself, on first use
+            continue
         if isinstance(backend_class, type) and issubclass(backend_class, SymphraBackend):
             for queue in params.get("QUEUES") or ["default"]:
                 try:
