@@ -66,3 +66,17 @@ def test_versions_are_not_read_without_database_access():
     ) as version_problem:
         assert check_queue_databases() == []
     version_problem.assert_not_called()
+
+
+def test_a_case_insensitive_id_collation_on_mariadb_is_a_warning(request):
+    use_database(request, "mariadb")
+    table = "symphra_task_queue"
+    alter = f"ALTER TABLE {table} MODIFY id varchar(255) CHARACTER SET utf8mb4 COLLATE %s NOT NULL"
+    with connections["mariadb"].cursor() as cursor:
+        cursor.execute(alter % "utf8mb4_general_ci")
+        try:
+            with on("mariadb"):
+                [warning] = check_queue_databases(databases=["mariadb"])
+        finally:
+            cursor.execute(alter % "utf8mb4_bin")
+    assert warning.id == "symphra_django.W101" and "utf8mb4_general_ci" in warning.msg

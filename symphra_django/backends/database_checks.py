@@ -3,8 +3,9 @@
 The database backend needs ``UPDATE … RETURNING`` on SQLite (3.35+) and
 ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL and MySQL 8.0.1+ / MariaDB
 10.6+; without it, concurrent workers could not claim disjoint tasks. Engine
-names are checked always; server versions only when the checks are run with
-database access (``check --database ALIAS``, ``migrate``).
+names are checked always; server versions (and, on MySQL/MariaDB, whether
+task ids compare case-sensitively) only when the checks are run with database
+access (``check --database ALIAS``, ``migrate``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, register
+from django.core.checks import Warning as CheckWarning
 from django.db import DatabaseError, connections
 
+from ..models import QueuedTask
 from .database_config import queue_databases
 from .database_sql import SUPPORTED_VENDORS
 
@@ -40,6 +43,22 @@ def version_problem(alias: str) -> str | None:
         if not connection.mysql_is_mariadb and version < MIN_MYSQL:
             return f"MySQL {_dotted(version)} has no SKIP LOCKED (needs {_dotted(MIN_MYSQL)}+)"
     return None
+
+
+def id_collation(alias: str) -> str | None:
+    """The collation of the queue table's id column on MySQL/MariaDB (None
+    elsewhere, or before ``migrate``)."""
+    connection = connections[alias]
+    if connection.vendor != "mysql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE "
+            "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+            [QueuedTask._meta.db_table, QueuedTask._meta.get_field("id").column],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 @register("symphra")
@@ -70,8 +89,18 @@ def check_queue_databases(
             continue
         try:
             problem = version_problem(alias)
+            collation = id_collation(alias)
         except DatabaseError as exc:
-            problem = f"its version could not be read ({exc})"
+            problem, collation = f"its version could not be read ({exc})", None
+        if collation and not collation.endswith("_bin"):
+            errors.append(CheckWarning(
+                f"the task queue table in {key} compares task ids with the "
+                f"case-insensitive collation {collation!r}: ids that differ only in "
+                "case are taken for the same task.",
+                hint="Create the database with COLLATE utf8mb4_bin before migrating "
+                "(docs/backends/database.md).",
+                id="symphra_django.W101",
+            ))
         if problem:
             errors.append(Error(
                 f"{key} cannot host the task queue: {problem}. Workers would not "
