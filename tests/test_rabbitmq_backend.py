@@ -122,3 +122,26 @@ def test_a_retried_failed_task_runs_again_and_leaves_the_failed_queue(rabbit):
     assert backend.list_failed_sync() == []  # the old failure is superseded
     [again] = backend.dequeue_sync(1)
     assert again.id == "flaky"
+
+
+def test_an_enqueue_inside_a_transaction_is_published_at_commit(rabbit):
+    from django.db import transaction
+
+    producer, consumer = rabbit.make(), rabbit.make()
+    with transaction.atomic():
+        assert producer.enqueue_sync(TaskMessage(name="t", id="committed")) is True
+        assert consumer.dequeue_sync(1) == []
+    [got] = wait_for(lambda: consumer.dequeue_sync(1), timeout=5)
+    assert got.id == "committed"
+
+
+def test_an_enqueue_inside_a_rolled_back_transaction_leaves_nothing(rabbit):
+    from django.db import transaction
+
+    backend = rabbit.make()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        backend.enqueue_sync(TaskMessage(name="t", id="rolled-back"))
+        raise RuntimeError("the view failed")
+    assert backend.get_queue_size_sync() == 0
+    assert backend.dequeue_sync(1) == []
+    assert backend.enqueue_sync(TaskMessage(name="t", id="rolled-back")) is True

@@ -27,8 +27,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 
 try:
     import pika
@@ -195,11 +197,17 @@ class RabbitMQBackend(QueueBackend):
             accepted = self.ledger.add(queue, list(entries.values()))
             tokens = {entry.task_id: entry.token for entry in accepted}
             outgoing = [self.publisher.message(task, tokens.pop(task.id)) for task in batch if task.id in tokens]
-            try:
-                self.publisher.publish(outgoing)
-            except Exception:
-                self.ledger.forget(queue, accepted)
-                raise
+            if self.ledger.in_transaction():
+                # The rows become visible at commit: a message published now
+                # would find none and be dropped as stale. Publish at commit
+                # (nothing at all on rollback), as Django's on_commit does.
+                transaction.on_commit(partial(self.publisher.publish, outgoing), using=self.ledger.database)
+            else:
+                try:
+                    self.publisher.publish(outgoing)
+                except Exception:
+                    self.ledger.forget(queue, accepted)
+                    raise
             added += len(outgoing)
         return added
 

@@ -10,14 +10,13 @@ message whose row is gone or does not match is a stale copy and is dropped.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Min, Q
 
 from ..models import BrokerTask
@@ -25,6 +24,8 @@ from ..models import BrokerTask
 QUEUED = BrokerTask.State.QUEUED
 IN_FLIGHT = BrokerTask.State.IN_FLIGHT
 FAILED = BrokerTask.State.FAILED
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,18 +35,63 @@ class Entry:
     scheduled_time: float = 0.0
 
 
+class _Job:
+    __slots__ = ("work", "done", "result", "error")
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Runs the writes of several threads in one transaction: one commit (one
+    fsync) for every claim and acknowledgement that arrived meanwhile.
+
+    Each write is one conditional statement, so batching changes no outcome;
+    it also keeps this process's writers from fighting over SQLite's single
+    write lock (SQLite makes the losers sleep and poll).
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._mutex = threading.Lock()
+        self._writer = threading.Lock()
+        self._queue: list[_Job] = []
+
+    def run(self, work: Callable[[], T]) -> T:
+        if connections[self.database].in_atomic_block:
+            return work()  # the caller's transaction decides
+        job = _Job(work)
+        with self._mutex:
+            self._queue.append(job)
+        with self._writer:
+            if not job.done:
+                with self._mutex:
+                    batch, self._queue = self._queue, []
+                try:
+                    with transaction.atomic(using=self.database):
+                        for item in batch:
+                            item.result = item.work()
+                except BaseException as exc:  # noqa: BLE001 - every writer of the batch hears it
+                    for item in batch:
+                        item.error = exc
+                for item in batch:
+                    item.done = True
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+
 class Ledger:
     def __init__(self, namespace: str, database: str) -> None:
         self.namespace = namespace
         self.database = database
-        # SQLite takes one writer at a time and makes the others sleep and
-        # poll; queueing this process's writers on a lock is much faster.
-        self._sqlite_lock = threading.Lock()
+        self._commit = GroupCommit(database)
 
-    def _writing(self):
-        if connections[self.database].vendor == "sqlite":
-            return self._sqlite_lock
-        return contextlib.nullcontext()
+    def in_transaction(self) -> bool:
+        return connections[self.database].in_atomic_block
 
     def _rows(self, queue: str):
         return BrokerTask.objects.using(self.database).filter(namespace=self.namespace, queue=queue)
@@ -90,13 +136,15 @@ class Ledger:
             return set()
         # Tokens are random and unique, so matching ids and tokens as two
         # sets matches exactly the (id, token) pairs, and plans far better.
-        with self._writing():
+        def claim_rows() -> set[str]:
             updated = self._rows(queue).filter(
                 task_id__in=[e.task_id for e in entries], token__in=[e.token for e in entries], state=QUEUED
             ).update(state=IN_FLIGHT, claim=claim, lease_expires=lease_expires, updated_at=time.time())
-        if updated == len(entries):
-            return {e.task_id for e in entries}
-        return set(self._rows(queue).filter(claim=claim).values_list("task_id", flat=True))
+            if updated == len(entries):
+                return {e.task_id for e in entries}
+            return set(self._rows(queue).filter(claim=claim).values_list("task_id", flat=True))
+
+        return self._commit.run(claim_rows)
 
     def reclaim(self, queue: str, entry: Entry, claim: str, lease_expires: float) -> str | None:
         """Claim a copy the broker redelivered (its consumer died).
@@ -118,12 +166,10 @@ class Ledger:
 
     def release(self, queue: str, task_id: str, claim: str, scheduled_time: float) -> bool:
         """An in-flight task goes back to the queue (requeue or lease expiry)."""
-        return bool(
-            self._rows(queue).filter(task_id=task_id, claim=claim, state=IN_FLIGHT).update(
-                state=QUEUED, claim=None, lease_expires=None,
-                scheduled_time=scheduled_time, updated_at=time.time(),
-            )
-        )
+        rows = self._rows(queue).filter(task_id=task_id, claim=claim, state=IN_FLIGHT)
+        return bool(self._commit.run(lambda: rows.update(
+            state=QUEUED, claim=None, lease_expires=None, scheduled_time=scheduled_time, updated_at=time.time(),
+        )))
 
     def fail(self, queue: str, task_id: str, claim: str | None) -> bool:
         rows = self._rows(queue).filter(task_id=task_id).exclude(state=FAILED)
@@ -149,9 +195,8 @@ class Ledger:
         """Delete the rows of acknowledged tasks still held under ``claims``."""
         if not task_ids:
             return 0
-        with self._writing():
-            deleted, _ = self._rows(queue).filter(task_id__in=task_ids, claim__in=claims).delete()
-        return deleted
+        rows = self._rows(queue).filter(task_id__in=task_ids, claim__in=claims)
+        return self._commit.run(lambda: rows.delete()[0])
 
     def extend(self, queue: str, task_id: str, claim: str, lease_expires: float) -> bool:
         return bool(
