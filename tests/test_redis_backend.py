@@ -159,3 +159,9 @@ def test_peek_shows_the_next_tasks_with_their_delivery_count(backend):
     peeked = backend.peek_sync()
     assert [(t.id, t.attempts) for t in peeked] == [("again", 1), ("later", 0)]
     assert backend.get_stats_sync().in_flight == 0
+
+
+def test_a_task_enqueued_with_attempts_counts_on_from_them(backend):
+    backend.enqueue_sync(TaskMessage(name="t", id="moved", attempts=2, max_attempts=5))
+    [got] = backend.dequeue_sync(1)
+    assert got.attempts == 3

@@ -148,6 +148,7 @@ class RedisBackend(QueueBackend):
                 args += [
                     task.id,
                     task.to_json(),
+                    max(0, task.attempts),
                     max(0, task.max_attempts),
                     order_head(task.priority, task.scheduled_time),
                     repr(task.scheduled_time),

@@ -22,7 +22,7 @@ class RedisFactory(BackendFactory):
 
         # Filed by the backend's own enqueue script, as a task with a
         # payload nobody can read.
-        backend._script("enqueue", queue, ["new", "corrupt-1", raw, 0, order_head(0, 0.0), "0"])
+        backend._script("enqueue", queue, ["new", "corrupt-1", raw, 0, 0, order_head(0, 0.0), "0"])
 
     def teardown(self) -> None:
         if self.made:

@@ -1,11 +1,11 @@
 -- ARGV: mode ('new' or 'retry'), then per task (at most BATCH): id, payload,
--- limit, head, due. 'new' skips ids already queued or in flight (C2) and
+-- attempts so far, limit, head, due. 'new' skips ids already queued or in flight (C2) and
 -- repeats within the batch; 'retry' moves only ids that are in the failed
 -- store. A fixed number of commands per batch. Returns how many were filed.
 local now = server_now()
 local retry = ARGV[1] == 'retry'
 local ids = {}
-for i = 2, #ARGV, 5 do
+for i = 2, #ARGV, 6 do
   ids[#ids + 1] = ARGV[i]
 end
 if #ids == 0 then return 0 end
@@ -16,10 +16,10 @@ local ready, delayed, payloads, states, unfailed, seen = {}, {}, {}, {}, {}, {}
 for j, id in ipairs(ids) do
   if not known[j] and not seen[id] and (failed[j] or not retry) then
     seen[id] = true
-    local i = 2 + (j - 1) * 5
+    local i = 2 + (j - 1) * 6
     seq = seq + 1
-    local ordkey = ARGV[i + 3] .. string.format('%016d', seq) .. id
-    local due = tonumber(ARGV[i + 4])
+    local ordkey = ARGV[i + 4] .. string.format('%016d', seq) .. id
+    local due = tonumber(ARGV[i + 5])
     if due <= now then
       ready[#ready + 1] = 0
       ready[#ready + 1] = ordkey
@@ -30,7 +30,7 @@ for j, id in ipairs(ids) do
     payloads[#payloads + 1] = id
     payloads[#payloads + 1] = ARGV[i + 1]
     states[#states + 1] = id
-    states[#states + 1] = '0:' .. ARGV[i + 2] .. ':' .. ordkey
+    states[#states + 1] = ARGV[i + 2] .. ':' .. ARGV[i + 3] .. ':' .. ordkey
     if failed[j] then unfailed[#unfailed + 1] = id end
   end
 end
