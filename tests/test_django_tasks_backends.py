@@ -19,7 +19,7 @@ from tests.conformance.factories import FACTORIES  # noqa: E402
 from tests.django_tasks_support import run_burst, symphra_tasks  # noqa: E402
 from tests.sampleapp import django_tasks as jobs  # noqa: E402
 
-QUEUE_BACKENDS = ["sqlite", "postgresql", "redis", "rabbitmq"]
+QUEUE_BACKENDS = ["sqlite", "postgresql", "mariadb", "redis", "rabbitmq"]
 
 
 @pytest.fixture(params=QUEUE_BACKENDS)
