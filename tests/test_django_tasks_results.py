@@ -150,7 +150,7 @@ def test_a_call_whose_workers_were_all_lost_reads_as_failed(backend, memory):
     assert result.status == TaskResultStatus.FAILED
     [error] = result.errors
     assert error.exception_class_path == "symphra_django.django_tasks.execution.LostCall"
-    assert "delivered 3 time(s) and never finished" in error.traceback
+    assert f"delivered {DELIVERIES} time(s) and never finished" in error.traceback
 
 
 def test_a_call_past_the_task_timeout_reads_as_failed(backend):

@@ -26,14 +26,16 @@ PREFIX = "django.tasks:"
 #: not committed yet) is retried, and a worker lost mid-task hands the call
 #: to another worker, up to this many times. An exception raised by the
 #: Django task is never retried: Django's semantics are one run, then FAILED.
-DELIVERIES = 3
+DELIVERIES = 5
 
 
 class ResultNotStored(LookupError):
     """The result row of a queued call is not (yet) in the database."""
 
 
-RUNNER_POLICY = RetryPolicy(max_attempts=DELIVERIES, wait_min=0.5, wait_max=5.0, retry_on=(ResultNotStored,))
+#: Waits between deliveries while the result row is missing: at least
+#: 1 + 1 + 2 + 4 = 8 seconds in all for the enqueuing transaction to commit.
+RUNNER_POLICY = RetryPolicy(max_attempts=DELIVERIES, wait_min=1.0, wait_max=30.0, retry_on=(ResultNotStored,))
 
 
 def runner_name(queue: str) -> str:
