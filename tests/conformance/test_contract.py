@@ -379,3 +379,10 @@ def _peek_or_skip(backend):
         return backend.peek_sync()
     except NotSupported as exc:
         pytest.skip(str(exc))
+
+
+def test_attempts_already_counted_travel_with_the_message(backend):
+    # Moving tasks between backends (movetasks) must not reset their attempts.
+    backend.enqueue_sync(message(id="moved", attempts=2, max_attempts=5))
+    [got] = drain(backend)
+    assert got.attempts == 3
