@@ -9,6 +9,7 @@ class SymphraConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
+        from .backends import database_checks  # noqa: F401 - checks of queue databases
         from .django_tasks import app_ready as django_tasks_ready
 
         # Like the admin's autodiscover of admin.py: declare every app's tasks.

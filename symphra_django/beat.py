@@ -18,6 +18,7 @@ from .backends.base import QueueBackend
 from .ledger import Ledger
 from .messages import DELAYED, IN_FLIGHT, READY, TaskMessage, from_timestamp
 from .registry import TaskRegistry
+from .retry import delivery_limit
 from .tasks import Task
 
 logger = logging.getLogger("symphra_django.beat")
@@ -121,7 +122,7 @@ class Beat:
             queue=task.queue,
             priority=task.priority,
             scheduled_time=tick,
-            max_attempts=task.policy.max_attempts,
+            max_attempts=delivery_limit(task.policy),
             meta={"schedule": task.name, "tick": tick},
         )
         try:

@@ -123,6 +123,18 @@ class RetryPolicy:
         return max(self.wait_min, min(self.wait_max, base))
 
 
+#: Deliveries a message gets beyond its policy's attempts before a backend
+#: treats it as poison. A lease that expires (worker killed, host lost) is not
+#: the task's failure: even a ``no_retry`` task is redone after a crash (C6),
+#: while one that keeps killing its workers still ends in the failed store (C7).
+CRASH_REDELIVERIES = 2
+
+
+def delivery_limit(policy: RetryPolicy) -> int:
+    """The ``max_attempts`` a message of a task with ``policy`` carries."""
+    return policy.max_attempts + CRASH_REDELIVERIES
+
+
 def default_policy() -> RetryPolicy:
     from django.core.exceptions import ImproperlyConfigured
 

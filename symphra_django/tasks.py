@@ -26,7 +26,7 @@ from . import conf
 from .exceptions import EnqueueError, TaskDeclarationError
 from .messages import MAX_PRIORITY, MIN_PRIORITY, TaskMessage, new_task_id
 from .registry import TaskRegistry, registry
-from .retry import RetryPolicy, default_policy
+from .retry import RetryPolicy, default_policy, delivery_limit
 from .schedules import Schedule, Window
 
 #: Keyword arguments of ``enqueue`` that are options, not task arguments
@@ -129,7 +129,7 @@ class Task:
             queue=queue,
             priority=priority,
             scheduled_time=scheduled_timestamp(options.run_at, options.delay),
-            max_attempts=self.policy.max_attempts,
+            max_attempts=delivery_limit(self.policy),
         )
 
 

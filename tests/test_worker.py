@@ -155,3 +155,22 @@ def test_scheduler_without_backend_uses_memory_and_the_seed_api():
         assert scheduler.get_stats()["totals"]["successes"] == 1
     finally:
         assert scheduler.unregister_task("tests.ping") is declared
+
+
+def test_a_no_retry_task_held_by_a_killed_worker_is_redone_not_failed(memory, events):
+    message = sample.too_slow.enqueue()  # retry_policy="no_retry"
+    [held] = memory.dequeue_sync(lease_seconds=0.2)  # a worker takes it, then dies
+    time.sleep(0.3)
+    [again] = memory.dequeue_sync(lease_seconds=30)
+    assert again.id == message.id == held.id
+    assert again.attempts == 2
+
+
+def test_a_task_that_keeps_killing_its_workers_ends_in_the_failed_store(memory):
+    sample.too_slow.enqueue()
+    for _ in range(3):  # no_retry: 1 attempt + 2 crash redeliveries
+        assert len(memory.dequeue_sync(lease_seconds=0.1)) == 1
+        time.sleep(0.15)
+    assert memory.dequeue_sync() == []
+    [failed] = memory.list_failed_sync()
+    assert "lease expired" in failed.error
