@@ -5,6 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-python3}"
+bash "$root/.ci/system-packages.sh"
 tag="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 venv="${VENV:-$root/.venv-test-$tag}"
 if [ ! -x "$venv/bin/python" ]; then

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def browser(tmp_path):
     webdriver = pytest.importorskip("selenium.webdriver")
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        message = "chromium and chromium-driver are not installed (bash .ci/browser.sh)"
+        message = "chromium and chromium-driver are not installed (bash .ci/system-packages.sh)"
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
