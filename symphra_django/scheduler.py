@@ -26,6 +26,7 @@ from .backends.base import NotSupported
 from .beat import Beat
 from .exceptions import BackendUnavailable
 from .ledger import DatabaseLedger, Ledger, MemoryLedger
+from .maintenance import Housekeeper
 from .messages import TaskMessage
 from .metrics import Metrics
 from .registry import TaskRegistry, registry as default_registry
@@ -103,6 +104,7 @@ class Scheduler:
         self.throughput = ThroughputRecorder(backend.alias) if isinstance(self.ledger, DatabaseLedger) else None
         self.pool: WorkerPool | None = None
         self.beat: Beat | None = None
+        self.housekeeper: Housekeeper | None = None
         self.started_at: float | None = None
         self._stopped = threading.Event()
 
@@ -150,6 +152,9 @@ class Scheduler:
                 on_finished=self._record_outcome,
             )
             self.pool.start()
+        if self.beat_enabled and isinstance(self.ledger, DatabaseLedger):
+            self.housekeeper = Housekeeper()
+            self.housekeeper.start()
         if self.beat_enabled:
             self.beat = Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME"),
                              on_enqueued=lambda message: self.pool.wake() if self.pool else None)
@@ -159,6 +164,8 @@ class Scheduler:
         """Stop beat, let running tasks finish up to ``timeout`` (default: the
         shutdown timeout), hand back unstarted work. True if all finished."""
         timeout = self.shutdown_timeout if timeout is None else timeout
+        if self.housekeeper is not None:
+            self.housekeeper.stop()
         if self.beat is not None:
             self.beat.stop(timeout)
         finished = self.pool.stop(timeout) if self.pool is not None else True

@@ -26,7 +26,6 @@ logger = logging.getLogger("symphra_django.throughput")
 DONE, FAILED = "done", "failed"
 #: Seconds of per-minute rows kept, and how often old ones are deleted.
 RETENTION = 24 * 3600.0
-PRUNE_EVERY = 600.0
 
 
 def minute_start(ts: float) -> datetime:
@@ -68,12 +67,9 @@ class ThroughputRecorder:
         self.flush()
 
     def _loop(self) -> None:
-        pruned = 0.0
+        # Old rows are pruned by symphra_django.maintenance.
         while not self._stopping.wait(self.flush_interval):
             self.flush()
-            if time.monotonic() - pruned >= PRUNE_EVERY:
-                pruned = time.monotonic()
-                prune()
             close_old_connections()
 
     def flush(self) -> None:
