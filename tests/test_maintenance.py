@@ -14,7 +14,7 @@ from symphra_django.models import QueuedTask
 
 @pytest.mark.django_db(transaction=True)
 def test_run_jobs_prunes_finished_history_past_the_retention(settings):
-    settings.SYMPHRA = {**settings.SYMPHRA, "HISTORY_RETENTION": 3600}
+    settings.SYMPHRA = {"BACKENDS": {"default": {"BACKEND": "database"}}, "HISTORY_RETENTION": 3600}
     now = timezone.now()
     for task_id, finished in (("old", now - timedelta(hours=2)), ("recent", now - timedelta(minutes=5))):
         QueuedTask.objects.create(
