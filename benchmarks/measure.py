@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The line each runscheduler process logs once its Scheduler is built.
+STARTING = re.compile(r"runscheduler (?:main|child) process \d+ starting")
 
 
 class Plan:
@@ -29,9 +32,9 @@ class Plan:
 
     def __init__(self, quick: bool, runs: int | None) -> None:
         self.runs = runs or (1 if quick else 3)
-        self.enqueue_one = 500 if quick else 2000
-        self.enqueue_many = 5000 if quick else 20000
-        self.tasks = 5000 if quick else 20000
+        self.enqueue_one = 300 if quick else 1000
+        self.enqueue_many = 3000 if quick else 10000
+        self.tasks = 3000 if quick else 10000
         self.rate = 200
         self.seconds = 1.5 if quick else 3.0
 
@@ -82,11 +85,23 @@ class Bench:
         for start in range(0, count, 1000):
             self.backend.enqueue_many_sync(messages[start : start + 1000])
 
-    def runscheduler(self, records: Path, *args: str) -> subprocess.Popen:
+    def runscheduler(self, records: Path, *args: str, gate: Path | None = None) -> subprocess.Popen:
         env = {**os.environ, "SYMPHRA_BENCH_RECORDS": str(records), "PYTHONPATH": str(ROOT)}
+        if gate is not None:
+            env["SYMPHRA_BENCH_GATE"] = str(gate)
         log = open(records / "runscheduler.log", "w")
         return subprocess.Popen([sys.executable, "-m", "django", "runscheduler", *args],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_for_processes(self, log: Path, processes: int, proc: subprocess.Popen) -> None:
+        """Until every runscheduler process has logged that it is starting (then
+        a moment for its worker threads to claim their first batch)."""
+        deadline = time.time() + 60
+        while len(STARTING.findall(log.read_text())) < processes:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("runscheduler did not start: " + log.read_text()[-2000:])
+            time.sleep(0.02)
+        time.sleep(0.5)
 
     def records(self, folder: Path) -> list[dict]:
         return self.recorder.read_all(folder)
@@ -119,16 +134,21 @@ class Bench:
 
             Scheduler(self.backend, beat=False).run_burst()
             runs = [self.recorder.snapshot()]
+            log = ""
         else:
             with tempfile.TemporaryDirectory(dir=self.bench_dir) as folder:
-                proc = self.runscheduler(Path(folder), "--burst", "--processes", str(processes))
+                gate = Path(folder) / "gate"
+                proc = self.runscheduler(Path(folder), "--burst", "--processes", str(processes), gate=gate)
+                self.wait_for_processes(Path(folder) / "runscheduler.log", processes, proc)
+                gate.touch()
                 if proc.wait(timeout=180) != 0:
                     raise RuntimeError(f"runscheduler exited with {proc.returncode}: "
                                        + (Path(folder) / "runscheduler.log").read_text()[-2000:])
                 runs = self.records(Path(folder))
+                log = (Path(folder) / "runscheduler.log").read_text()
         ran = sum(len(run["starts"]) for run in runs)
         if ran != self.plan.tasks:
-            raise RuntimeError(f"{ran} runs for {self.plan.tasks} tasks")
+            raise RuntimeError(f"{ran} runs for {self.plan.tasks} tasks; runscheduler said: {log[-1500:]}")
         return rate_while_all_ran([run["starts"] for run in runs if run["starts"]]), max(
             run["peak_rss_mb"] for run in runs)
 
@@ -227,18 +247,20 @@ class Bench:
     def run(self) -> dict[str, Any]:
         runs = self.plan.runs
         result: dict[str, Any] = {"backend": self.entry.name, "runs": runs}
-        result["enqueue_one"] = median_of(runs, self.enqueue_one)
-        result["enqueue_many"] = median_of(runs, self.enqueue_many)
-        ones = [self.throughput(1) for _ in range(runs)]
-        result["tasks_1"] = statistics.median(rate for rate, _ in ones)
-        rss = [peak for _, peak in ones]
-        if self.entry.shared:
-            result["tasks_2"] = statistics.median(self.throughput(2)[0] for _ in range(runs))
+        # Lateness first: in-process (memory) the peak RSS only grows, so the
+        # steady-load figure must come before the queue ever holds thousands.
         late = [self.lateness() for _ in range(runs)]
         result["p50_ms"] = statistics.median(run[0] for run in late)
         result["p99_ms"] = statistics.median(run[1] for run in late)
         result["offered"] = statistics.median(run[2] for run in late)
-        result["peak_rss_mb"] = max(rss + [run[3] for run in late])
+        result["rss_steady_mb"] = max(run[3] for run in late)
+        result["enqueue_one"] = median_of(runs, self.enqueue_one)
+        result["enqueue_many"] = median_of(runs, self.enqueue_many)
+        ones = [self.throughput(1) for _ in range(runs)]
+        result["tasks_1"] = statistics.median(rate for rate, _ in ones)
+        result["rss_drain_mb"] = max(peak for _, peak in ones)
+        if self.entry.shared:
+            result["tasks_2"] = statistics.median(self.throughput(2)[0] for _ in range(runs))
         self.reset()
         if self.entry.raw:
             result["raw"] = self.raw()
