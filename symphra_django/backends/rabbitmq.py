@@ -238,7 +238,19 @@ class RabbitMQBackend(QueueBackend):
         self._reap()
         started = self._ensure_consumer(queue)
         deliveries = self._take(queue, max_items, fresh=started)
-        return self._claim(queue, deliveries, lease) if deliveries else []
+        if not deliveries:
+            return []
+        try:
+            return self._claim(queue, deliveries, lease)
+        except Exception:
+            # Whatever was not settled goes back to the inbox for the next
+            # claim: a delivery dropped here would stay unacknowledged (and
+            # its task unrun) as long as this process lives.
+            with self._lock:
+                for delivery in deliveries:
+                    if not delivery.settled:
+                        self._inboxes[queue].put(delivery)
+            raise
 
     def _take(self, queue: str, max_items: int, *, fresh: bool) -> list[Delivery]:
         """Up to ``max_items`` prefetched deliveries, best first (C4).
@@ -302,7 +314,7 @@ class RabbitMQBackend(QueueBackend):
         row = self.ledger.state_and_lease(queue, entry)
         now = time.time()
         if row is None or row[0] == LEDGER_FAILED:
-            self.link.ack(delivery.generation, [delivery.tag])  # a stale copy
+            self._settle(delivery)  # a stale copy
             return None
         state, lease_expires = row
         if state == LEDGER_IN_FLIGHT and lease_expires is not None and lease_expires > now:
@@ -312,7 +324,7 @@ class RabbitMQBackend(QueueBackend):
             return None
         prior = self.ledger.reclaim(queue, entry, claim, expires)
         if prior is None:
-            self.link.ack(delivery.generation, [delivery.tag])
+            self._settle(delivery)
             return None
         attempts = task.attempts + 1
         if prior == LEDGER_IN_FLIGHT:
@@ -338,12 +350,18 @@ class RabbitMQBackend(QueueBackend):
         )
         with self._lock:
             self._leases.add(held)
+        delivery.settled = True
         return task
+
+    def _settle(self, delivery: Held) -> None:
+        """Acknowledge a delivery this process is done with."""
+        self.link.ack(delivery.generation, [delivery.tag])
+        delivery.settled = True
 
     def _repark(self, queue: str, delivery: Delivery, due: float) -> None:
         """Send a copy back through the delay ladder until ``due`` (never early, C3)."""
         self.publisher.publish([self.publisher.copy(queue, delivery.body, delivery.properties, due)])
-        self.link.ack(delivery.generation, [delivery.tag])
+        self._settle(delivery)
 
     def _fail_corrupt(self, queue: str, delivery: Delivery, reason: str) -> None:
         task_id = delivery.header(TASK_ID)
@@ -352,7 +370,7 @@ class RabbitMQBackend(QueueBackend):
         token = uuid.uuid4().hex
         self.publisher.publish([self.publisher.message(stand_in, token, failed=True)])
         self.ledger.record_failed(queue, Entry(stand_in.id, token, stand_in.scheduled_time))
-        self.link.ack(delivery.generation, [delivery.tag])
+        self._settle(delivery)
         logger.warning("corrupt payload on queue %r moved to the failed queue: %s", queue, reason)
 
     def _to_failed(
@@ -364,7 +382,7 @@ class RabbitMQBackend(QueueBackend):
         task.meta["failed_at"] = time.time()
         self.publisher.publish([self.publisher.message(task, token, failed=True)])
         self.ledger.fail(queue, task.id, claim)
-        self.link.ack(delivery.generation, [delivery.tag])
+        self._settle(delivery)
 
     # -- answering a lease ------------------------------------------------------------------
 
@@ -446,13 +464,20 @@ class RabbitMQBackend(QueueBackend):
     def _reap(self) -> None:
         with self._lock:
             expired = self._leases.pop_expired(time.time())
-        for lease in expired:
+        for index, lease in enumerate(expired):
             stored = lease.message()
-            if self.attempts_exhausted(stored):
-                self._to_failed(lease.queue, lease, stored, lease.ledger_token, lease.claim,
-                                lease_expired_error(stored), None)
-            else:
-                self._requeue(lease, stored)
+            try:
+                if self.attempts_exhausted(stored):
+                    self._to_failed(lease.queue, lease, stored, lease.ledger_token, lease.claim,
+                                    lease_expired_error(stored), None)
+                else:
+                    self._requeue(lease, stored)
+            except Exception:
+                # Try these again on the next round rather than forget them.
+                with self._lock:
+                    for unsettled in expired[index:]:
+                        self._leases.add(unsettled)
+                raise
 
     # -- inspecting --------------------------------------------------------------------------------
 

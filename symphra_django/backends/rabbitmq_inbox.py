@@ -32,6 +32,7 @@ class Held(Protocol):
 
     generation: int
     tag: int
+    settled: bool
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Delivery:
     tag: int
     properties: BasicProperties
     body: bytes
+    #: Acknowledged, leased or passed on: no longer this inbox's to give out.
+    settled: bool = False
 
     @classmethod
     def of(cls, generation: int, tag: int, properties: BasicProperties, body: bytes) -> Delivery:
@@ -98,6 +101,7 @@ class Lease:
     generation: int
     tag: int
     expires: float
+    settled: bool = False
 
     def message(self) -> TaskMessage:
         """The leased message (a fresh copy), with its attempts counted."""

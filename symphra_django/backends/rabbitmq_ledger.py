@@ -152,16 +152,19 @@ class Ledger:
         Returns the state the row was in (``queued``: never handed out;
         ``in_flight``: the dead consumer held it) or None for a stale copy.
         """
-        with transaction.atomic(using=self.database):
-            row = (
-                self._rows(queue).filter(task_id=entry.task_id, token=entry.token)
-                .exclude(state=FAILED).values_list("state", "claim").first()
-            )
-            if row is None:
-                return None
-            updated = self._rows(queue).filter(
-                task_id=entry.task_id, token=entry.token, state=row[0], claim=row[1]
-            ).update(state=IN_FLIGHT, claim=claim, lease_expires=lease_expires, updated_at=time.time())
+        # Read, then a write conditional on what was read (never a read that
+        # upgrades to a write inside one transaction: SQLite fails those at
+        # once with "database is locked").
+        row = (
+            self._rows(queue).filter(task_id=entry.task_id, token=entry.token)
+            .exclude(state=FAILED).values_list("state", "claim").first()
+        )
+        if row is None:
+            return None
+        rows = self._rows(queue).filter(task_id=entry.task_id, token=entry.token, state=row[0], claim=row[1])
+        updated = self._commit.run(lambda: rows.update(
+            state=IN_FLIGHT, claim=claim, lease_expires=lease_expires, updated_at=time.time()
+        ))
         return row[0] if updated else None
 
     def release(self, queue: str, task_id: str, claim: str, scheduled_time: float) -> bool:
@@ -175,7 +178,9 @@ class Ledger:
         rows = self._rows(queue).filter(task_id=task_id).exclude(state=FAILED)
         if claim is not None:
             rows = rows.filter(claim=claim)
-        return bool(rows.update(state=FAILED, claim=None, lease_expires=None, updated_at=time.time()))
+        return bool(self._commit.run(
+            lambda: rows.update(state=FAILED, claim=None, lease_expires=None, updated_at=time.time())
+        ))
 
     def record_failed(self, queue: str, entry: Entry) -> None:
         """A failed row for a message that had none (a corrupt payload)."""
@@ -199,10 +204,8 @@ class Ledger:
         return self._commit.run(lambda: rows.delete()[0])
 
     def extend(self, queue: str, task_id: str, claim: str, lease_expires: float) -> bool:
-        return bool(
-            self._rows(queue).filter(task_id=task_id, claim=claim, state=IN_FLIGHT)
-            .update(lease_expires=lease_expires, updated_at=time.time())
-        )
+        rows = self._rows(queue).filter(task_id=task_id, claim=claim, state=IN_FLIGHT)
+        return bool(self._commit.run(lambda: rows.update(lease_expires=lease_expires, updated_at=time.time())))
 
     # -- inspecting ----------------------------------------------------------------
 
