@@ -230,6 +230,8 @@ def describe_cron(expr: str) -> str:
         seconds, fields = fields[0], fields[1:]
     minute, hour, dom, month, dow = fields
     rest_any = dom == "*" and month == "*" and dow == "*"
+    if seconds == "*" and [minute, hour] == ["*", "*"] and rest_any:
+        return "Every second"
     if seconds is not None and seconds.startswith("*/") and [minute, hour] == ["*", "*"] and rest_any:
         return f"Every {seconds[2:]} seconds"
     if seconds not in (None, "0"):

@@ -103,6 +103,7 @@ def test_once_has_one_tick():
         (weekly(day=0, hour=9), "0 9 * * 0", "Every Sunday at 09:00"),
         (monthly(day=15, hour=1), "0 1 15 * *", "Day 15 of every month at 01:00"),
         (cron("*/5 * * * * *"), "*/5 * * * * *", "Every 5 seconds"),
+        (cron("* * * * * *"), "* * * * * *", "Every second"),
         (every(minutes=30), "every 30 minutes", "Every 30 minutes"),
         (interval(timedelta(hours=2)), "every 2 hours", "Every 2 hours"),
         (scheduled(cron="0 0 * * *"), "0 0 * * *", "Every day at 00:00"),
