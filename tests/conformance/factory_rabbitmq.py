@@ -45,7 +45,8 @@ class RabbitMQFactory(BackendFactory):
         queues = {name for t in topologies for name in t.all_queues()}
         exchanges = {name for t in topologies for name in t.all_exchanges()}
         super().teardown()
-        delete_names(queues, exchanges)
+        if queues or exchanges:
+            delete_names(queues, exchanges)
 
 
 def delete_names(queues: set[str], exchanges: set[str]) -> None:
