@@ -31,13 +31,16 @@ def test_a_broker_restart_mid_run_loses_no_task_and_logs_one_masked_line(rabbit,
     caplog.set_level(logging.WARNING, logger="symphra_django")
     backend = rabbit.make(max_attempts=5)
     backend.enqueue_many_sync([TaskMessage(name="t", id=f"before{i}", max_attempts=5) for i in range(20)])
-    in_flight = backend.dequeue_sync(5, lease_seconds=2)
+    in_flight = backend.dequeue_sync(5, lease_seconds=1)
     assert len(in_flight) == 5
 
     restartable_broker.stop()
-    time.sleep(1)
+    time.sleep(1.5)
     restartable_broker.start()
     assert wait_for(lambda: backend.health_check_sync(), timeout=30)
+    # Leases from before the restart have run out: their acks are refused,
+    # and acking a dead channel's deliveries must not break the new one.
+    assert backend.acknowledge_many_sync(in_flight) == 0
     backend.enqueue_many_sync([TaskMessage(name="t", id=f"after{i}") for i in range(5)])
 
     seen = drain_all(backend, expected=25, timeout=30)
