@@ -86,7 +86,6 @@ class RabbitMQBackend(QueueBackend):
             raise ValueError(f"prefetch must be an integer >= 1, got {prefetch!r}")
         if not isinstance(url, str) or not url.startswith(("amqp://", "amqps://")):
             raise ValueError(f"url must start with amqp:// or amqps://, got {mask_url(url)!r}")
-        self.url = url
         self.masked_url = mask_url(url)
         self.prefetch = prefetch
         self.durable = bool(durable)
@@ -103,6 +102,7 @@ class RabbitMQBackend(QueueBackend):
         self._leases = LeaseTable()
         self._lock = threading.Condition()
         self._declare_lock = threading.Lock()
+        self._connect_lock = threading.Lock()
         self._link: BrokerLink | None = None
         self._reaper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -116,8 +116,11 @@ class RabbitMQBackend(QueueBackend):
     # -- lifecycle -----------------------------------------------------------------
 
     def connect_sync(self) -> None:
-        if self._link is not None:
-            return
+        with self._connect_lock:
+            if self._link is None:
+                self._connect()
+
+    def _connect(self) -> None:
         link = BrokerLink(
             self._parameters, label=self.masked_url, prefetch=self.prefetch,
             on_delivery=self._on_delivery, on_lost=self._on_lost,
