@@ -45,12 +45,11 @@ def median_of(runs: int, measure: Any) -> float:
 
 class Bench:
     def __init__(self, name: str, plan: Plan) -> None:
-        from symphra_django.backends import backends
-        from symphra_django.scheduler import connect_backend
-
         from benchmarks import recorder
         from benchmarks.backends import BACKENDS
         from benchmarks.tasks import noop
+        from symphra_django.backends import backends
+        from symphra_django.scheduler import connect_backend
 
         self.entry = BACKENDS[name]
         self.plan = plan
@@ -89,9 +88,9 @@ class Bench:
         env = {**os.environ, "SYMPHRA_BENCH_RECORDS": str(records), "PYTHONPATH": str(ROOT)}
         if gate is not None:
             env["SYMPHRA_BENCH_GATE"] = str(gate)
-        log = open(records / "runscheduler.log", "w")
-        return subprocess.Popen([sys.executable, "-m", "django", "runscheduler", *args],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(records / "runscheduler.log", "w") as log:  # the child keeps its own copy
+            return subprocess.Popen([sys.executable, "-m", "django", "runscheduler", *args],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_for_processes(self, log: Path, processes: int, proc: subprocess.Popen) -> None:
         """Until every runscheduler process has logged that it is starting (then
