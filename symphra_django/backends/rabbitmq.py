@@ -56,6 +56,9 @@ from .rabbitmq_topology import Topology
 
 logger = logging.getLogger("symphra_django.backends.rabbitmq")
 
+#: How long an empty queue is not asked about again (see ``_take``).
+QUIET_SECONDS = 0.05
+
 
 class RabbitMQBackend(QueueBackend):
     """Tasks in RabbitMQ queues; see the module docstring for the design.
@@ -200,6 +203,7 @@ class RabbitMQBackend(QueueBackend):
             accepted = self.ledger.add(queue, list(entries.values()))
             tokens = {entry.task_id: entry.token for entry in accepted}
             outgoing = [self.publisher.message(task, tokens.pop(task.id)) for task in batch if task.id in tokens]
+            self._inboxes[queue].quiet_until = 0.0
             if self.ledger.in_transaction():
                 # The rows become visible at commit: a message published now
                 # would find none and be dropped as stale. Publish at commit
@@ -264,9 +268,13 @@ class RabbitMQBackend(QueueBackend):
         """
         inbox = self._inboxes[queue]
         with self._lock:
-            empty = not inbox
-        if empty:
+            ask_ledger = not inbox and (fresh or time.monotonic() >= inbox.quiet_until)
+        if ask_ledger:
             due = self.ledger.due_count(queue, time.time())
+            if not due:
+                # Idle workers poll often: an empty queue is asked again
+                # after QUIET_SECONDS, or as soon as this process publishes to it.
+                inbox.quiet_until = time.monotonic() + QUIET_SECONDS
             target = min(due, self.prefetch)
             limit = time.monotonic() + (0.3 if fresh else 0.1)
             with self._lock:
@@ -437,6 +445,7 @@ class RabbitMQBackend(QueueBackend):
         # The row goes back to "queued" before the copy is published, so the
         # copy can be claimed the moment it arrives.
         if self.ledger.release(lease.queue, stored.id, lease.claim, stored.scheduled_time):
+            self._inboxes[lease.queue].quiet_until = 0.0
             self.publisher.publish([self.publisher.message(stored, lease.ledger_token)])
         self.link.ack(lease.generation, [lease.tag])
 
@@ -532,7 +541,10 @@ class RabbitMQBackend(QueueBackend):
         return self.failed.list(self.queue_for(queue), limit, offset)
 
     def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
-        return self.failed.retry(self.queue_for(queue), task_ids)
+        queue = self.queue_for(queue)
+        moved = self.failed.retry(queue, task_ids)
+        self._inboxes[queue].quiet_until = 0.0
+        return moved
 
     def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
         return self.failed.delete(self.queue_for(queue), task_ids)

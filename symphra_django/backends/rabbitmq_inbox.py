@@ -68,6 +68,8 @@ class Inbox:
     consuming: bool = False
     started: float = 0.0
     last_arrival: float = 0.0
+    #: Until then (monotonic) the ledger is not asked whether tasks are due.
+    quiet_until: float = 0.0
 
     def __len__(self) -> int:
         return len(self.heap)
