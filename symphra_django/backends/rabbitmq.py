@@ -105,6 +105,9 @@ class RabbitMQBackend(QueueBackend):
         self._leases = LeaseTable()
         self._lock = threading.Condition()
         self._declare_lock = threading.Lock()
+        # Queues declared on the current connection; the topology remembers
+        # every queue ever declared (to list and delete them).
+        self._declared: set[str] = set()
         self._connect_lock = threading.Lock()
         self._link: BrokerLink | None = None
         self._reaper: threading.Thread | None = None
@@ -147,7 +150,7 @@ class RabbitMQBackend(QueueBackend):
         with self._lock:
             self._inboxes.clear()
             self._leases = LeaseTable()
-        self.topology.declared_queues.clear()
+        self._declared.clear()
 
     @property
     def link(self) -> BrokerLink:
@@ -159,12 +162,13 @@ class RabbitMQBackend(QueueBackend):
     # -- topology --------------------------------------------------------------------
 
     def _ensure_queue(self, queue: str) -> None:
-        if queue in self.topology.declared_queues:
+        if queue in self._declared:
             return
         with self._declare_lock:
-            if queue not in self.topology.declared_queues:
+            if queue not in self._declared:
                 validate_identifier(queue, "queue name")
                 self.link.declare(self.topology.queue_declarations(queue))
+                self._declared.add(queue)
                 self.topology.declared_queues.add(queue)
 
     def _ensure_consumer(self, queue: str) -> bool:

@@ -69,6 +69,8 @@ class Topology:
     namespace: str
     durable: bool = True
     max_priority: int = 10
+    #: Named queues declared so far (never forgotten: they are listed and
+    #: deleted by name).
     declared_queues: set[str] = field(default_factory=set)
 
     # -- names ------------------------------------------------------------
