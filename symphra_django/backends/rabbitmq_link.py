@@ -106,6 +106,7 @@ class BrokerLink:
         self._pending: dict[int, tuple[_Batch, str]] = {}
         self._returned: set[str] = set()
         self._unacked: set[int] = set()
+        self._calls: set[Future] = set()
 
     # -- lifecycle (caller threads) -------------------------------------------
 
@@ -142,9 +143,20 @@ class BrokerLink:
 
     # -- calls marshalled to the I/O thread -----------------------------------------
 
-    def call(self, func: Callable[[Any, Future], None], timeout: float = CALL_TIMEOUT) -> Any:
+    def call(self, func: Callable[[Any, Future], None], timeout: float = CALL_TIMEOUT, *, attempts: int = 1) -> Any:
         """Run ``func(channel, future)`` in the I/O thread; it (or a broker
-        callback it registers) settles the future. Waits for a connection."""
+        callback it registers) settles the future. Waits for a connection;
+        an idempotent call may be retried ``attempts`` times across
+        reconnections."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._call_once(func, timeout)
+            except ConnectionLost:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _call_once(self, func: Callable[[Any, Future], None], timeout: float) -> Any:
         if not self._ready.wait(timeout):
             raise BackendUnavailable(f"RabbitMQ at {self.label} is not reachable")
         future: Future = Future()
@@ -154,6 +166,9 @@ class BrokerLink:
             if self.generation != generation or self._channel is None or not self._channel.is_open:
                 future.set_exception(ConnectionLost("connection lost before the call ran"))
                 return
+            # A connection that drops before the broker answers fails it (_on_closed).
+            self._calls.add(future)
+            future.add_done_callback(self._calls.discard)
             try:
                 func(self._channel, future)
             except Exception as exc:  # noqa: BLE001 - hand it to the caller
@@ -164,15 +179,18 @@ class BrokerLink:
         if connection is None:
             raise ConnectionLost("not connected")
         connection.ioloop.add_callback_threadsafe(run)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            raise BackendUnavailable(f"RabbitMQ at {self.label} did not answer within {timeout:.0f}s") from None
 
     def declare(self, operations: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Declare exchanges/queues/bindings now and after every reconnection."""
         def start(channel: Any, future: Future) -> None:
-            self._declarations.extend(operations)
+            self._declarations.extend(op for op in operations if op not in self._declarations)
             self._chain(channel, list(operations), future)
 
-        self.call(start)
+        self.call(start, attempts=3)
 
     def _chain(self, channel: Any, operations: list, future: Future) -> None:
         if not operations:
@@ -193,7 +211,7 @@ class BrokerLink:
             self._consumers.append(broker_queue)
             self._start_consumer(channel, broker_queue, future)
 
-        self.call(start)
+        self.call(start, attempts=3)
 
     def _start_consumer(self, channel: Any, broker_queue: str, future: Future | None = None) -> None:
         generation = self.generation
@@ -387,6 +405,9 @@ class BrokerLink:
                 batch.future.set_exception(lost)
         self._returned.clear()
         self._unacked = set()
+        for call in list(self._calls):
+            if not call.done():
+                call.set_exception(lost)
         if was_ready:
             self._on_lost(self.generation)
             if not self._stopped.is_set():
