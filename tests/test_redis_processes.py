@@ -6,7 +6,6 @@ is the local Redis under a key prefix of the test's own.
 
 from __future__ import annotations
 
-import collections
 import signal
 import time
 import uuid
@@ -14,12 +13,15 @@ import uuid
 import pytest
 import redis
 
+from tests.process_scenarios import (
+    enqueue_rows,
+    sigkill_mid_run_loses_nothing,
+    three_processes_run_each_task_exactly_once,
+    three_schedulers_run_one_per_tick,
+)
 from tests.processes import Project, finish
 from tests.redis_servers import redis_servers  # noqa: F401 - fixture
 from tests.services import require
-
-BATCH_SIZE = 32
-
 
 @pytest.fixture
 def project(tmp_path):
@@ -40,55 +42,19 @@ def project(tmp_path):
         client.delete(*keys)
 
 
-def enqueue_rows(project: Project, count: int, *args: str) -> None:
-    result = project.manage("enqueue_rows", str(count), *args, timeout=300)
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.mark.slow
 def test_sigkill_in_the_middle_of_5000_tasks_loses_none_and_repeats_only_in_flight_ones(project):
-    enqueue_rows(project, 5000, "--sleep", "0.0005")
-    lease = {"SYMPHRA_E2E_LEASE": "2"}
-    proc = project.start("--no-beat", "--workers", "2", **lease)
-    project.wait_for_rows(500)
-    proc.send_signal(signal.SIGKILL)
-    finish(proc)
-    assert len(project.rows()) < 5000, "the test must interrupt work in progress"
-    time.sleep(2.5)  # the killed process's leases expire
-    code, out = finish(project.start("--burst", "--no-beat", **lease), timeout=300)
-    assert code == 0, out
-    counts = collections.Counter(map(int, project.rows()))
-    assert sorted(counts) == list(range(5000))
-    # Only what the killed process held (one batch per worker thread) runs twice.
-    assert sum(n - 1 for n in counts.values()) <= 2 * BATCH_SIZE
+    sigkill_mid_run_loses_nothing(project, 5000)
 
 
 @pytest.mark.slow
 def test_three_processes_on_one_queue_of_10000_tasks_run_each_exactly_once(project):
-    enqueue_rows(project, 10000)
-    procs = [project.start("--burst", "--no-beat", "--workers", "2") for _ in range(3)]
-    for proc in procs:
-        code, out = finish(proc, timeout=300)
-        assert code == 0, out
-    counts = collections.Counter(map(int, project.rows()))
-    assert sorted(counts) == list(range(10000))
-    assert set(counts.values()) == {1}
+    three_processes_run_each_task_exactly_once(project, 10000)
 
 
 @pytest.mark.slow
 def test_three_schedulers_with_an_every_second_cron_run_one_per_tick_for_30_seconds(project):
-    procs = [project.start("--workers", "1", SYMPHRA_E2E_CRON="1") for _ in range(3)]
-    time.sleep(30)
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        code, out = finish(proc)
-        assert code == 0, out
-    ticks = collections.Counter(project.rows("tick-"))
-    assert len(ticks) >= 27, ticks
-    assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
-    seconds = sorted(float(t.split("-", 1)[1]) for t in ticks)
-    assert all(b - a == 1 for a, b in zip(seconds, seconds[1:])), "a tick was skipped"
+    three_schedulers_run_one_per_tick(project, 30)
 
 
 @pytest.mark.slow

@@ -6,13 +6,13 @@ enqueue from another process, and count the rows each task run writes.
 
 from __future__ import annotations
 
-import collections
 import signal
-import time
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.process_scenarios import sigkill_mid_run_loses_nothing, three_schedulers_run_one_per_tick
 from tests.processes import Project, finish
 
 
@@ -96,34 +96,12 @@ def test_sigterm_mid_work_finishes_running_tasks_exits_0_and_loses_nothing(proje
 
 @pytest.mark.slow
 def test_sigkill_mid_work_loses_nothing_once_leases_expire(project):
-    assert project.manage("enqueue_rows", "300", "--sleep", "0.01").returncode == 0
-    proc = project.start("--no-beat", "--workers", "2", SYMPHRA_E2E_LEASE="2")
-    project.wait_for_rows(30)
-    proc.send_signal(signal.SIGKILL)
-    finish(proc)
-    time.sleep(2.5)  # the killed worker's leases expire
-    code, out = finish(project.start("--burst", "--no-beat", SYMPHRA_E2E_LEASE="2"))
-    assert code == 0, out
-    counts = collections.Counter(map(int, project.rows()))
-    assert sorted(counts) == list(range(300))
-    # Only the tasks the killed process held (its claimed batches) run twice.
-    assert sum(c - 1 for c in counts.values()) <= 2 * 32
+    sigkill_mid_run_loses_nothing(project, 300, sleep="0.01", interrupt_after=30)
 
 
 @pytest.mark.slow
 def test_three_schedulers_enqueue_each_cron_tick_exactly_once(project):
-    procs = [project.start("--workers", "1", SYMPHRA_E2E_CRON="1") for _ in range(3)]
-    time.sleep(9)
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        code, out = finish(proc)
-        assert code == 0, out
-    ticks = collections.Counter(project.rows("tick-"))
-    assert len(ticks) >= 6, ticks
-    assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
-    seconds = sorted(float(t.split("-", 1)[1]) for t in ticks)
-    assert all(b - a == 1 for a, b in zip(seconds, seconds[1:])), "a tick was skipped"
+    three_schedulers_run_one_per_tick(project, 9)
 
 
 @pytest.mark.slow
