@@ -57,6 +57,7 @@ def three_schedulers_run_one_per_tick(project: Project, seconds: int) -> None:
     """Three schedulers with an every-second cron: each tick runs once, none is skipped."""
     procs = [project.start("--workers", "1", SYMPHRA_E2E_CRON="1") for _ in range(3)]
     time.sleep(seconds)
+    stopping = time.time()
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
@@ -65,5 +66,7 @@ def three_schedulers_run_one_per_tick(project: Project, seconds: int) -> None:
     ticks = collections.Counter(project.rows("tick-"))
     assert len(ticks) >= seconds - 3, ticks
     assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
-    starts = sorted(float(t.split("-", 1)[1]) for t in ticks)
-    assert all(b - a == 1 for a, b in zip(starts, starts[1:])), "a tick was skipped"
+    # A tick due while the schedulers stop may be handed back unrun; every
+    # earlier one must have run.
+    starts = sorted(s for s in (float(t.split("-", 1)[1]) for t in ticks) if s < stopping - 2)
+    assert all(b - a == 1 for a, b in zip(starts, starts[1:])), ("a tick was skipped", starts)
