@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import warnings
 
+import django
 import pytest
 from django.db import DatabaseError, connections
 
 from tests import services
+
+# Django < 6.1 serializes a new test database unless told not to; 6.1
+# deprecates the argument (and no longer serializes here).
+NO_SERIALIZE = {"serialize": False} if django.VERSION < (6, 1) else {}
 
 #: DATABASES alias → the service (tests/services.py) it runs on.
 SERVER_ALIASES = {"postgresql": "postgresql", "mariadb": "mariadb"}
@@ -31,9 +36,7 @@ def use_database(request: pytest.FixtureRequest, alias: str) -> None:
         if alias not in _prepared:
             blocker = request.getfixturevalue("django_db_blocker")
             with blocker.unblock():
-                connections[alias].creation.create_test_db(
-                    verbosity=0, autoclobber=True, serialize=False
-                )
+                connections[alias].creation.create_test_db(verbosity=0, autoclobber=True, **NO_SERIALIZE)
             _prepared.add(alias)
             request.config.add_cleanup(lambda: _drop(blocker, alias))
     request.applymarker(
