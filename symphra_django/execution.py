@@ -8,25 +8,42 @@ import contextvars
 import threading
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from .exceptions import TaskTimeout
 from .tasks import Task
 
 
+def release_connections(keep: frozenset[str] = frozenset()) -> None:
+    """Django's ``close_old_connections()`` (as around a request), except that
+    connections of the ``keep`` aliases are not closed for age.
+
+    Those are the worker's own queue connections (the database backend claims
+    and acknowledges through them): closing them after every task with
+    ``CONN_MAX_AGE = 0`` would reconnect for every claim. They are still
+    closed when broken or left outside autocommit by a task.
+    """
+    for conn in connections.all(initialized_only=True):
+        if conn.alias in keep:
+            conn.close_at = None
+        conn.close_if_unusable_or_obsolete()
+
+
 class Runner:
     """Runs task calls for one worker thread (which owns an event loop for
-    ``async def`` tasks)."""
+    ``async def`` tasks). ``keep`` names the database aliases the worker's
+    queue backend uses (see ``release_connections``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: frozenset[str] = frozenset()) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.keep = keep
 
     def run(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> Any:
         timeout = task.effective_timeout
         # Like request_started / request_finished: drop connections that are
         # broken or past CONN_MAX_AGE, so a long-lived worker never keeps a
         # stale connection or leaks one per task.
-        close_old_connections()
+        release_connections(self.keep)
         try:
             if task.is_async:
                 return self._run_async(task, args, kwargs, timeout)
@@ -34,7 +51,7 @@ class Runner:
                 return task.func(*args, **kwargs)
             return _run_with_timeout(task, args, kwargs, timeout)
         finally:
-            close_old_connections()
+            release_connections(self.keep)
 
     def _run_async(self, task: Task, args: list[Any], kwargs: dict[str, Any], timeout: float | None) -> Any:
         if self._loop is None or self._loop.is_closed():

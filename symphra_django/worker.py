@@ -30,6 +30,12 @@ from .registry import TaskRegistry, registry as default_registry
 
 logger = logging.getLogger("symphra_django.worker")
 
+#: After the pool last found work, for this many seconds one thread polls
+#: every BUSY_POLL seconds (backends that cannot wake workers keep latency low
+#: under steady load; an idle pool still backs off to POLL_INTERVAL).
+BUSY_WINDOW = 1.0
+BUSY_POLL = 0.001
+
 #: Called after each run: (message, ok, error text or None, duration).
 FinishHook = Callable[[TaskMessage, bool, str | None, float], None]
 
@@ -78,6 +84,7 @@ class WorkerPool:
         self._busy_lock = threading.Lock()
         self._idle_rounds = 0
         self._backend_down = False
+        self._last_work = 0.0
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -119,7 +126,7 @@ class WorkerPool:
     # -- the work loop -----------------------------------------------------------
 
     def _work(self, index: int) -> None:
-        runner = Runner()
+        runner = Runner(keep=frozenset(self.backend.database_aliases))
         pause = 0.0
         # Each thread starts at another queue so that queues share the threads.
         turn = index
@@ -136,10 +143,16 @@ class WorkerPool:
                     if turn % len(self.queues) == index % len(self.queues):
                         # A full round over every queue found nothing.
                         pause = min(max(pause * 2, 0.001), self.poll_interval)
+                        if index == 0 and time.monotonic() - self._last_work < BUSY_WINDOW:
+                            # While work keeps coming, one thread keeps polling
+                            # briefly so that a new task waits ~1 ms, not a
+                            # grown idle pause; the others back off.
+                            pause = BUSY_POLL
                         self._wake.wait(pause)
                         self._wake.clear()
                     continue
                 pause = 0.0
+                self._last_work = time.monotonic()
                 self._run_batch(batch, runner)
         finally:
             runner.close()

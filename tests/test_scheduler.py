@@ -84,6 +84,36 @@ def test_a_task_leaves_no_database_connection_open_in_its_worker_thread():
     assert seen == {"open during the task": True, "open after the task": False}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_queue_connection_stays_open_between_tasks_unless_a_task_breaks_it():
+    from django.db import connection, transaction
+
+    registry = TaskRegistry()
+
+    def query():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    def leave_autocommit_off():
+        transaction.set_autocommit(False)
+
+    fine = declare(query, name="t.fine", target=registry)
+    breaking = declare(leave_autocommit_off, name="t.breaking", target=registry)
+    seen = {}
+
+    def worker():
+        runner = Runner(keep=frozenset({"default"}))
+        runner.run(fine, [], {})
+        seen["kept after a task"] = connection.connection is not None
+        runner.run(breaking, [], {})
+        seen["kept after a task that broke it"] = connection.connection is not None
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == {"kept after a task": True, "kept after a task that broke it": False}
+
+
 def test_periodic_outcomes_are_recorded_in_the_ledger(events):
     from symphra_django.ledger import MemoryLedger
     import time

@@ -80,6 +80,11 @@ class QueueBackend:
     #: Default lease, in seconds, when ``dequeue`` is not given one.
     default_lease_seconds: float = 60.0
 
+    #: Django database aliases this backend claims and acknowledges through;
+    #: workers keep those connections open between tasks (see
+    #: ``execution.release_connections``).
+    database_aliases: tuple[str, ...] = ()
+
     _overridden: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -113,6 +113,7 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
                 "symphra_django.routers.QueueRouter (docs/backends/database.md)."
             )
         self.database = database
+        self.database_aliases = (database,)
         self.keep_history = bool(keep_history)
         self._dialect: sql.Dialect | None = None
         self._next_expiry = 0.0

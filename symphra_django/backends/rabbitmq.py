@@ -96,6 +96,7 @@ class RabbitMQBackend(QueueBackend):
             validate_identifier(exchange_name, "exchange_name"), durable=self.durable, max_priority=max_priority
         )
         self.ledger = Ledger(self.topology.namespace, database)
+        self.database_aliases = (database,)
         self._parameters = pika.URLParameters(url)
         self.publisher = Publisher(self.topology, durable=self.durable, link=lambda: self.link, label=self.masked_url)
         self.failed = FailedStore(
