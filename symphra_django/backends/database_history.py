@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from .. import conf
 from ..models import QueuedTask
+from ..pruning import delete_in_batches
 from .database_time import model_datetime
 from .database_config import queue_databases
 
@@ -53,16 +54,8 @@ def prune_history(
         old = QueuedTask.objects.using(database).filter(
             status__in=statuses, finished_at__lt=cutoff
         )
+        total += delete_in_batches(old, batch_size, dry_run=dry_run)
         if dry_run:
-            total += old.count()
             continue
-        while True:
-            ids = list(old.order_by("finished_at").values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                break
-            deleted, _ = old.filter(pk__in=ids).delete()
-            total += deleted
-            if len(ids) < batch_size:
-                break
         logger.info("pruned history of database %r: %d row(s) so far", database, total)
     return total

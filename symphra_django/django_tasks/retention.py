@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .. import conf
 from ..models.results import DjangoTaskResult
+from ..pruning import delete_in_batches
 
 logger = logging.getLogger("symphra_django.django_tasks")
 
@@ -38,16 +39,8 @@ def prune_results(
     rows = DjangoTaskResult.objects.db_manager(using).finished().filter(
         finished_at__lt=timezone.now() - timedelta(seconds=older_than)
     )
+    total = delete_in_batches(rows, batch_size, dry_run=dry_run)
     if dry_run:
-        return rows.count()
-    total = 0
-    while True:
-        ids = list(rows.order_by("finished_at").values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            break
-        deleted, _ = rows.filter(pk__in=ids).delete()
-        total += deleted
-        if len(ids) < batch_size:
-            break
+        return total
     logger.info("pruned %d Django task result(s)", total)
     return total
