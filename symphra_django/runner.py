@@ -16,7 +16,6 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from . import conf
 from .scheduler import Scheduler, install_signal_handlers
 from .tasks import known_queues
 

@@ -82,7 +82,6 @@ class WorkerPool:
         self._held_lock = threading.Lock()
         self._busy = 0
         self._busy_lock = threading.Lock()
-        self._idle_rounds = 0
         self._backend_down = False
         self._last_work = 0.0
 
