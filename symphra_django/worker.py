@@ -23,6 +23,7 @@ from typing import Any
 
 from .backends.base import QueueBackend
 from .context import reset_current, set_current
+from .doorbell import Doorbell
 from .execution import Runner
 from .messages import TaskMessage
 from .metrics import Metrics
@@ -31,8 +32,9 @@ from .registry import TaskRegistry, registry as default_registry
 logger = logging.getLogger("symphra_django.worker")
 
 #: After the pool last found work, for this many seconds one thread polls
-#: every BUSY_POLL seconds (backends that cannot wake workers keep latency low
-#: under steady load; an idle pool still backs off to POLL_INTERVAL).
+#: every BUSY_POLL seconds, for backends that cannot wake workers
+#: (``wakes_workers``): latency stays low under steady load, and an idle pool
+#: still backs off to POLL_INTERVAL.
 BUSY_WINDOW = 1.0
 BUSY_POLL = 0.001
 
@@ -76,7 +78,7 @@ class WorkerPool:
         self.metrics = metrics or Metrics()
         self.on_finished = on_finished
         self._stopping = threading.Event()
-        self._wake = threading.Event()
+        self._doorbell = Doorbell(concurrency)
         self._threads: list[threading.Thread] = []
         self._held: dict[str, TaskMessage] = {}
         self._held_lock = threading.Lock()
@@ -88,7 +90,7 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        self.backend.add_listener(self._wake)
+        self.backend.add_listener(self._doorbell)
         for index in range(self.concurrency):
             thread = threading.Thread(target=self._work, args=(index,), name=f"symphra-worker-{index}", daemon=True)
             thread.start()
@@ -101,13 +103,13 @@ class WorkerPool:
         """Stop claiming, let running tasks finish (up to ``timeout``), hand
         back what was claimed but not started. True if all threads finished."""
         self._stopping.set()
-        self._wake.set()
+        self._doorbell.open()
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
         finished = not any(t.is_alive() for t in self._threads)
-        self.backend.remove_listener(self._wake)
+        self.backend.remove_listener(self._doorbell)
         if not finished:
             self._release(self._held_messages(), "shutdown timeout")
         return finished
@@ -120,7 +122,8 @@ class WorkerPool:
         return busy == 0 and not self._held
 
     def wake(self) -> None:
-        self._wake.set()
+        """Work has arrived: wake one idle thread."""
+        self._doorbell.set()
 
     # -- the work loop -----------------------------------------------------------
 
@@ -136,22 +139,25 @@ class WorkerPool:
                 batch = self._claim(queue)
                 if batch is None:  # backend error: back off
                     pause = min(max(pause * 2, 0.1), 5.0)
-                    self._wake.wait(pause)
+                    self._doorbell.wait(pause)
                     continue
                 if not batch:
                     if turn % len(self.queues) == index % len(self.queues):
                         # A full round over every queue found nothing.
                         pause = min(max(pause * 2, 0.001), self.poll_interval)
-                        if index == 0 and time.monotonic() - self._last_work < BUSY_WINDOW:
+                        if (index == 0 and not self.backend.wakes_workers
+                                and time.monotonic() - self._last_work < BUSY_WINDOW):
                             # While work keeps coming, one thread keeps polling
                             # briefly so that a new task waits ~1 ms, not a
                             # grown idle pause; the others back off.
                             pause = BUSY_POLL
-                        self._wake.wait(pause)
-                        self._wake.clear()
+                        self._doorbell.wait(pause)
                     continue
                 pause = 0.0
                 self._last_work = time.monotonic()
+                if len(batch) == self.batch_size:
+                    # A full batch: more may be waiting; bring in a helper.
+                    self._doorbell.set()
                 self._run_batch(batch, runner)
         finally:
             runner.close()

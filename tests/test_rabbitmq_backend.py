@@ -145,3 +145,56 @@ def test_an_enqueue_inside_a_rolled_back_transaction_leaves_nothing(rabbit):
     assert backend.get_queue_size_sync() == 0
     assert backend.dequeue_sync(1) == []
     assert backend.enqueue_sync(TaskMessage(name="t", id="rolled-back")) is True
+
+
+def test_a_delivery_wakes_the_idle_workers_listener(rabbit):
+    import threading
+
+    backend = rabbit.make()
+    event = threading.Event()
+    backend.add_listener(event)
+    try:
+        assert backend.dequeue_sync(1) == []  # consuming now, and idle
+        event.clear()
+        rabbit.make().enqueue_sync(TaskMessage(name="t", id="now"))
+        assert event.wait(5)
+        assert [t.id for t in backend.dequeue_sync(1)] == ["now"]
+    finally:
+        backend.remove_listener(event)
+
+
+def test_a_delayed_task_wakes_the_listener_when_it_comes_out_of_the_ladder(rabbit):
+    import threading
+
+    backend = rabbit.make()
+    event = threading.Event()
+    backend.add_listener(event)
+    try:
+        assert backend.dequeue_sync(1) == []
+        event.clear()
+        backend.enqueue_sync(TaskMessage(name="t", id="soon"), time.time() + 0.5)
+        assert not event.wait(0.3), "nothing is due yet"
+        assert event.wait(5)
+        assert [t.id for t in backend.dequeue_sync(1)] == ["soon"]
+    finally:
+        backend.remove_listener(event)
+
+
+def test_a_lone_delivery_is_handed_out_at_once_a_burst_is_waited_for():
+    from pika.spec import BasicProperties
+
+    from symphra_django.backends.rabbitmq_inbox import Delivery, Inbox
+
+    def delivery(tag: int) -> Delivery:
+        return Delivery.of(1, tag, BasicProperties(headers={}), b"{}")
+
+    inbox = Inbox()
+    inbox.put(delivery(1))
+    assert not inbox.streaming(0.002), "the first delivery came alone"
+    time.sleep(0.01)
+    inbox.put(delivery(2))
+    assert not inbox.streaming(0.002), "10 ms after the one before: alone"
+    inbox.put(delivery(3))
+    assert inbox.streaming(0.002), "right after the one before: a burst"
+    time.sleep(0.01)
+    assert not inbox.streaming(0.002), "the burst is over"

@@ -174,3 +174,40 @@ def test_a_task_that_keeps_killing_its_workers_ends_in_the_failed_store(memory):
     assert memory.dequeue_sync() == []
     [failed] = memory.list_failed_sync()
     assert "lease expired" in failed.error
+
+
+def test_one_task_wakes_one_idle_thread_not_the_whole_pool(events):
+    from symphra_django.backends.memory import MemoryBackend
+    from symphra_django.worker import WorkerPool
+
+    class CountingBackend(MemoryBackend):
+        claimers: list[str] = []
+
+        def dequeue_sync(self, *args, **kwargs):
+            self.claimers.append(threading.current_thread().name)
+            return super().dequeue_sync(*args, **kwargs)
+
+    backend = CountingBackend()
+    pool = WorkerPool(backend, ["default"], concurrency=4, poll_interval=30)
+    pool.start()
+    try:
+        # Idle threads back off (1, 2, 4 … ms): after 3 s each sleeps >= 1 s.
+        time.sleep(3)
+        before = len(backend.claimers)
+        backend.enqueue_sync(sample.remember.message((5,), {}, sample_options()))
+        deadline = time.monotonic() + 5
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.1)
+        assert events == [("remember", 5)]
+        # One thread was woken (plus at most one whose own pause happened to
+        # end); waking the whole pool would make all four threads claim.
+        assert len(set(backend.claimers[before:])) <= 2
+    finally:
+        pool.stop(5)
+
+
+def sample_options():
+    from symphra_django.tasks import EnqueueOptions
+
+    return EnqueueOptions()

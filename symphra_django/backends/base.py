@@ -26,7 +26,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..messages import DEFAULT_QUEUE, QueueStats, TaskMessage, to_timestamp
 from ..validation import validate_identifier
@@ -66,6 +66,46 @@ class NotSupported(NotImplementedError):
     """The backend cannot do this (e.g. peek at a broker without consuming)."""
 
 
+class Wakeable(Protocol):
+    """What ``add_listener`` takes: a ``threading.Event``, or anything else
+    with a ``set()`` that wakes a sleeping worker."""
+
+    def set(self) -> None: ...
+
+
+class Listeners:
+    """The events of idle workers, set when work may have arrived.
+
+    Thread-safe; ``wake`` may be called from any thread (an I/O thread
+    included): it only sets events.
+    """
+
+    def __init__(self) -> None:
+        self._events: set[Wakeable] = set()
+        self._lock = threading.Lock()
+
+    def add(self, event: Wakeable) -> None:
+        with self._lock:
+            self._events.add(event)
+
+    def remove(self, event: Wakeable) -> None:
+        with self._lock:
+            self._events.discard(event)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._events.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._events)
+
+    def wake(self) -> None:
+        with self._lock:
+            events = tuple(self._events)
+        for event in events:
+            event.set()
+
+
 class QueueBackend:
     """Base class of every queue backend (built-in and custom).
 
@@ -77,6 +117,9 @@ class QueueBackend:
     durable: ClassVar[bool] = True
     #: Whether a second process sees what this one enqueued.
     shared: ClassVar[bool] = True
+    #: Whether ``add_listener`` events are set whenever work arrives, so that
+    #: idle workers can sleep until woken instead of polling fast.
+    wakes_workers: ClassVar[bool] = False
     #: Default lease, in seconds, when ``dequeue`` is not given one.
     default_lease_seconds: float = 60.0
 
@@ -393,16 +436,17 @@ class QueueBackend:
 
     # -- waking idle workers -----------------------------------------------------------
 
-    def add_listener(self, event: threading.Event) -> None:
+    def add_listener(self, event: Wakeable) -> None:
         """Ask to have ``event`` set when work may have arrived.
 
         Workers sleep on such an event between polls. A backend that can tell
         (in-process, or through a notification channel) sets it on enqueue so
-        that idle workers start at once; the default does nothing and workers
-        just poll every ``SYMPHRA["POLL_INTERVAL"]`` at most.
+        that idle workers start at once (and says so with ``wakes_workers``);
+        the default does nothing and workers just poll every
+        ``SYMPHRA["POLL_INTERVAL"]`` at most.
         """
 
-    def remove_listener(self, event: threading.Event) -> None:
+    def remove_listener(self, event: Wakeable) -> None:
         """Stop setting ``event`` (see ``add_listener``)."""
 
     # -- shared helpers ---------------------------------------------------------------

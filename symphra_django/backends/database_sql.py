@@ -22,6 +22,7 @@ from functools import cache
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..models import QueuedTask
+from .sql_names import TableNames
 
 READY = QueuedTask.Status.READY.value
 IN_FLIGHT = QueuedTask.Status.IN_FLIGHT.value
@@ -56,11 +57,8 @@ class Dialect:
     upserts = True
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
-        qn = connection.ops.quote_name
-        meta = QueuedTask._meta
-        self.table = qn(meta.db_table)
-        self.col = {f.attname: qn(f.column) for f in meta.concrete_fields}
-        self.max_params = connection.features.max_query_params or 60_000
+        names = TableNames(connection, QueuedTask)
+        self.table, self.col, self.max_params = names.table, names.col, names.max_params
         c = self.col
         # A held lease: the row is in flight under this token and not expired.
         self.held = (

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage
-from .base import QueueBackend, lease_expired_error
+from .base import Listeners, QueueBackend, Wakeable, lease_expired_error
 
 
 @dataclass
@@ -43,19 +43,13 @@ class MemoryBackend(QueueBackend):
         self._lock = threading.Lock()
         self._queues: dict[str, _Queue] = {}
         self._seq = itertools.count()
-        self._listeners: set[threading.Event] = set()
+        self._listeners = Listeners()
 
-    def add_listener(self, event: threading.Event) -> None:
-        with self._lock:
-            self._listeners.add(event)
+    def add_listener(self, event: Wakeable) -> None:
+        self._listeners.add(event)
 
-    def remove_listener(self, event: threading.Event) -> None:
-        with self._lock:
-            self._listeners.discard(event)
-
-    def _notify(self) -> None:
-        for event in self._listeners:
-            event.set()
+    def remove_listener(self, event: Wakeable) -> None:
+        self._listeners.remove(event)
 
     def _queue(self, name: str) -> _Queue:
         queue = self._queues.get(name)
@@ -109,7 +103,7 @@ class MemoryBackend(QueueBackend):
                 return False
             q.failed.pop(task.id, None)
             self._push(q, stored, time.time())
-            self._notify()
+            self._listeners.wake()
             return True
 
     def dequeue_sync(
@@ -180,7 +174,7 @@ class MemoryBackend(QueueBackend):
             if requeue:
                 held.scheduled_time = now + max(0.0, delay)
                 self._push(q, held, now)
-                self._notify()
+                self._listeners.wake()
             else:
                 held.meta["failed_at"] = now
                 q.failed[held.id] = held

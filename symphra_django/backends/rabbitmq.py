@@ -44,7 +44,7 @@ from ..exceptions import CorruptPayload
 from ..messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
 from ..urls_masking import mask_url
 from ..validation import validate_identifier
-from .base import NotSupported, QueueBackend, lease_expired_error
+from .base import Listeners, NotSupported, QueueBackend, Wakeable, lease_expired_error
 from .rabbitmq_inbox import Delivery, Held, Inbox, Lease, LeaseTable
 from .rabbitmq_ledger import FAILED as LEDGER_FAILED
 from .rabbitmq_ledger import IN_FLIGHT as LEDGER_IN_FLIGHT
@@ -65,6 +65,10 @@ class RabbitMQBackend(QueueBackend):
 
     Thread-safe: one instance is shared by every worker thread of a process.
     """
+
+    #: Every task reaches a consumer as a delivery (due now, out of the delay
+    #: ladder, or returned by the broker), and a delivery wakes the workers.
+    wakes_workers = True
 
     def __init__(
         self,
@@ -103,6 +107,7 @@ class RabbitMQBackend(QueueBackend):
             self._parameters, ledger=self.ledger, publisher=self.publisher, ensure_queue=self._ensure_queue
         )
         self._inboxes: dict[str, Inbox] = defaultdict(Inbox)
+        self._listeners = Listeners()
         self._leases = LeaseTable()
         self._lock = threading.Condition()
         self._declare_lock = threading.Lock()
@@ -225,12 +230,24 @@ class RabbitMQBackend(QueueBackend):
 
     # -- consuming -------------------------------------------------------------------------
 
+    def add_listener(self, event: Wakeable) -> None:
+        self._listeners.add(event)
+
+    def remove_listener(self, event: Wakeable) -> None:
+        self._listeners.remove(event)
+
     def _on_delivery(self, generation: int, broker_queue: str, method, properties, body: bytes) -> None:
         # Runs in the I/O thread: only file the delivery, never block.
         queue = broker_queue[len(self.topology.work_queue("")):]
         with self._lock:
-            self._inboxes[queue].put(Delivery.of(generation, method.delivery_tag, properties, body))
+            inbox = self._inboxes[queue]
+            was_empty = not inbox
+            inbox.put(Delivery.of(generation, method.delivery_tag, properties, body))
             self._lock.notify_all()
+        if was_empty:
+            # Workers busy with earlier deliveries come back for the rest by
+            # themselves; only an empty inbox may have put them to sleep.
+            self._listeners.wake()
 
     def _on_lost(self, generation: int) -> None:
         # The broker requeues everything the lost channel held unacked.

@@ -68,6 +68,8 @@ class Inbox:
     consuming: bool = False
     started: float = 0.0
     last_arrival: float = 0.0
+    #: Time between the last two arrivals (monotonic seconds).
+    last_gap: float = float("inf")
     #: Until then (monotonic) the ledger is not asked whether tasks are due.
     quiet_until: float = 0.0
 
@@ -76,14 +78,21 @@ class Inbox:
 
     def put(self, delivery: Delivery) -> None:
         heapq.heappush(self.heap, delivery)
-        self.last_arrival = time.monotonic()
+        now = time.monotonic()
+        self.last_gap = now - self.last_arrival
+        self.last_arrival = now
 
     def take(self, count: int) -> list[Delivery]:
         return [heapq.heappop(self.heap) for _ in range(min(count, len(self.heap)))]
 
     def streaming(self, window: float) -> bool:
-        """Whether deliveries arrived in the last ``window`` seconds."""
-        return time.monotonic() - self.last_arrival < window
+        """Whether a burst is arriving: the last two deliveries came within
+        ``window`` of each other, and the last one within ``window`` of now.
+
+        A delivery that came alone (steady, light load) is not a burst, so
+        it is handed out at once rather than after a wait for company.
+        """
+        return self.last_gap < window and time.monotonic() - self.last_arrival < window
 
     def drop_generation(self, generation: int) -> None:
         kept = [d for d in self.heap if d.generation != generation]

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Min, Q
 
 from ..models import BrokerTask
+from .rabbitmq_ledger_sql import INSERT_FIELDS, LedgerSQL
 
 QUEUED = BrokerTask.State.QUEUED
 IN_FLIGHT = BrokerTask.State.IN_FLIGHT
@@ -89,6 +90,14 @@ class Ledger:
         self.namespace = namespace
         self.database = database
         self._commit = GroupCommit(database)
+        self._sql: LedgerSQL | None = None
+
+    @property
+    def sql(self) -> LedgerSQL:
+        """The hot statements, built for this database's connection once."""
+        if self._sql is None:
+            self._sql = LedgerSQL(connections[self.database])
+        return self._sql
 
     def in_transaction(self) -> bool:
         return connections[self.database].in_atomic_block
@@ -104,16 +113,18 @@ class Ledger:
         if not entries:
             return []
         now = time.time()
-        rows = [
-            BrokerTask(
-                namespace=self.namespace, queue=queue, task_id=e.task_id, token=e.token,
-                scheduled_time=e.scheduled_time, updated_at=now,
-            )
-            for e in entries
-        ]
-        BrokerTask.objects.using(self.database).bulk_create(rows, ignore_conflicts=True)
+        sql = self.sql
         ids = [e.task_id for e in entries]
-        current = dict(self._rows(queue).filter(task_id__in=ids).values_list("task_id", "token"))
+        current: dict[str, str] = {}
+        with connections[self.database].cursor() as cursor:
+            for chunk in sql.chunks(entries, len(INSERT_FIELDS)):
+                cursor.execute(sql.insert(len(chunk)), [
+                    value for e in chunk
+                    for value in (self.namespace, queue, e.task_id, e.token, QUEUED.value, e.scheduled_time, now)
+                ])
+            for id_chunk in sql.chunks(ids, 1, fixed=2):
+                cursor.execute(sql.tokens(len(id_chunk)), [self.namespace, queue, *id_chunk])
+                current.update(cursor.fetchall())
         accepted = []
         for entry in entries:
             if current.get(entry.task_id) == entry.token:
@@ -134,15 +145,21 @@ class Ledger:
         """Move the current copies among ``entries`` to in flight under ``claim``."""
         if not entries:
             return set()
-        # Tokens are random and unique, so matching ids and tokens as two
-        # sets matches exactly the (id, token) pairs, and plans far better.
+        sql = self.sql
+
         def claim_rows() -> set[str]:
-            updated = self._rows(queue).filter(
-                task_id__in=[e.task_id for e in entries], token__in=[e.token for e in entries], state=QUEUED
-            ).update(state=IN_FLIGHT, claim=claim, lease_expires=lease_expires, updated_at=time.time())
-            if updated == len(entries):
-                return {e.task_id for e in entries}
-            return set(self._rows(queue).filter(claim=claim).values_list("task_id", flat=True))
+            updated = 0
+            with connections[self.database].cursor() as cursor:
+                for chunk in sql.chunks(entries, 2, fixed=5):
+                    cursor.execute(sql.claim(len(chunk)), [
+                        claim, lease_expires, time.time(), self.namespace, queue,
+                        *(e.task_id for e in chunk), *(e.token for e in chunk),
+                    ])
+                    updated += cursor.rowcount
+                if updated == len(entries):
+                    return {e.task_id for e in entries}
+                cursor.execute(sql.claimed(), [claim])
+                return {row[0] for row in cursor.fetchall()}
 
         return self._commit.run(claim_rows)
 
@@ -200,8 +217,18 @@ class Ledger:
         """Delete the rows of acknowledged tasks still held under ``claims``."""
         if not task_ids:
             return 0
-        rows = self._rows(queue).filter(task_id__in=task_ids, claim__in=claims)
-        return self._commit.run(lambda: rows.delete()[0])
+        sql = self.sql
+        held = sorted(claims)
+
+        def delete_rows() -> int:
+            deleted = 0
+            with connections[self.database].cursor() as cursor:
+                for chunk in sql.chunks(task_ids, 1, fixed=2 + len(held)):
+                    cursor.execute(sql.finish(len(chunk), len(held)), [self.namespace, queue, *chunk, *held])
+                    deleted += cursor.rowcount
+            return deleted
+
+        return self._commit.run(delete_rows)
 
     def extend(self, queue: str, task_id: str, claim: str, lease_expires: float) -> bool:
         rows = self._rows(queue).filter(task_id=task_id, claim=claim, state=IN_FLIGHT)
@@ -246,7 +273,9 @@ class Ledger:
         }
 
     def due_count(self, queue: str, now: float) -> int:
-        return self._due(queue, now).count()
+        with connections[self.database].cursor() as cursor:
+            cursor.execute(self.sql.due_count(), [self.namespace, queue, now, now])
+            return cursor.fetchone()[0]
 
     def queue_names(self) -> list[str]:
         return sorted(

@@ -33,7 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ..exceptions import CorruptPayload
 from ..messages import QueueStats, TaskMessage, corrupt_message
 from ..validation import validate_identifier
-from .base import QueueBackend, lease_expired_error
+from .base import QueueBackend, Wakeable, lease_expired_error
 from .redis_client import ReconnectingClient
 from .redis_connection import parse_url, url_from_cache
 from .redis_keys import SCRIPT_BATCH, key_pattern, order_head, queue_from_key, queue_keys
@@ -103,10 +103,10 @@ class RedisBackend(QueueBackend):
         self._wakeup.stop()
         self._connection.close()
 
-    def add_listener(self, event: threading.Event) -> None:
+    def add_listener(self, event: Wakeable) -> None:
         self._wakeup.add(event)
 
-    def remove_listener(self, event: threading.Event) -> None:
+    def remove_listener(self, event: Wakeable) -> None:
         self._wakeup.remove(event)
 
     def _connected(self) -> Any:

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from .base import Listeners, Wakeable
 from .redis_client import ReconnectingClient
 
 logger = logging.getLogger("symphra_django.backends.redis")
@@ -30,16 +31,16 @@ class WakeListener:
     def __init__(self, connection: ReconnectingClient, pattern: str) -> None:
         self.connection = connection
         self.pattern = pattern
-        self._events: set[threading.Event] = set()
+        self.listeners = Listeners()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._timer: threading.Timer | None = None
         self._timer_due = 0.0
 
-    def add(self, event: threading.Event) -> None:
+    def add(self, event: Wakeable) -> None:
+        self.listeners.add(event)
         with self._lock:
-            self._events.add(event)
             if self._thread is None:
                 self._stop.clear()
                 self._thread = threading.Thread(
@@ -47,15 +48,14 @@ class WakeListener:
                 )
                 self._thread.start()
 
-    def remove(self, event: threading.Event) -> None:
-        with self._lock:
-            self._events.discard(event)
+    def remove(self, event: Wakeable) -> None:
+        self.listeners.remove(event)
 
     def wake_in(self, seconds: float) -> None:
         """Wake the listeners in ``seconds`` (one timer: the earliest asked for)."""
         due = time.monotonic() + max(0.0, seconds)
         with self._lock:
-            if not self._events or (self._timer is not None and self._timer_due <= due):
+            if not self.listeners or (self._timer is not None and self._timer_due <= due):
                 return
             if self._timer is not None:
                 self._timer.cancel()
@@ -67,17 +67,11 @@ class WakeListener:
     def _fire(self) -> None:
         with self._lock:
             self._timer = None
-        self._fire_events()
-
-    def _fire_events(self) -> None:
-        with self._lock:
-            events = list(self._events)
-        for event in events:
-            event.set()
+        self.listeners.wake()
 
     def stop(self) -> None:
+        self.listeners.clear()
         with self._lock:
-            self._events.clear()
             self._stop.set()
             if self._timer is not None:
                 self._timer.cancel()
@@ -94,7 +88,7 @@ class WakeListener:
                 pubsub.psubscribe(self.pattern)
                 while not self._stop.is_set():
                     if pubsub.get_message(timeout=1.0) is not None:
-                        self._fire_events()
+                        self.listeners.wake()
             except Exception:  # noqa: BLE001 - workers still poll; resubscribe later
                 logger.debug("wake-up subscription to %s lost", self.connection.target.display,
                              exc_info=True)
