@@ -238,6 +238,14 @@ class Bench:
         results["enqueue_many"] = median_of(runs, many)
         results["tasks_1"] = median_of(runs, lambda: processing(1))
         results["tasks_2"] = median_of(runs, lambda: processing(2))
+        if getattr(cls, "pushes", False):
+            def late() -> list[float]:
+                driver.create()
+                return raw_common.time_lateness(cls, options, self.plan.rate, self.plan.seconds)
+
+            lates = [late() for _ in range(runs)]
+            results["p50_ms"] = statistics.median(percentile(run, 50) for run in lates) * 1000
+            results["p99_ms"] = statistics.median(percentile(run, 99) for run in lates) * 1000
         driver.drop()
         return results
 

@@ -6,7 +6,8 @@ A raw driver (raw_sql, raw_redis, raw_pika) is a small class built from
 picklable keyword arguments, so that spawned processes can rebuild it, with
 ``create()``/``drop()`` for its store, ``enqueue_one(payload)``,
 ``enqueue_many(payloads)``, ``claim(n)`` → ``[(handle, payload)]`` and
-``ack(handles)``.
+``ack(handles)``. A driver whose ``claim`` waits for the broker to push the
+next message (``pushes = True``) also gets a lateness baseline.
 """
 
 from __future__ import annotations
@@ -113,3 +114,50 @@ def time_processing(cls: type, options: dict, count: int, processes: int) -> flo
     if done < count:
         raise RuntimeError(f"raw consumers processed {done} of {count} tasks")
     return done / (max(last for _, last in outcomes) - began)
+
+
+def _late_consumer(cls: type, options: dict, count: int, ready: Any, results: Any) -> None:
+    try:
+        driver = cls(**options)
+        driver.connect()
+        driver.claim(1)  # subscribed before the producer starts
+        ready.set()
+        lateness: list[float] = []
+        deadline = time.time() + 60
+        while len(lateness) < count and time.time() < deadline:
+            for handle, body in driver.claim(1):
+                lateness.append(time.time() - json.loads(body)["scheduled_time"])
+                driver.ack([handle])
+        results.put(lateness)
+        driver.close()
+    except Exception as exc:  # noqa: BLE001 - reported by the parent
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def time_lateness(cls: type, options: dict, rate: float, seconds: float) -> list[float]:
+    """Sorted (receipt − due) seconds of one raw consumer taking each message
+    as it is pushed, while this process enqueues ``rate`` payloads a second,
+    one at a time, on a fixed clock (as the app's lateness run does)."""
+    count = int(rate * seconds)
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Event(), context.Queue()
+    consumer = context.Process(target=_late_consumer, args=(cls, options, count, ready, results))
+    consumer.start()
+    driver = cls(**options)
+    driver.connect()
+    if not ready.wait(60):
+        raise RuntimeError("raw consumer did not start")
+    began = time.time()
+    for index in range(count):
+        pause = began + index / rate - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        driver.enqueue_one(payload())
+    outcome = results.get(timeout=120)
+    consumer.join(30)
+    driver.close()
+    if isinstance(outcome, str):
+        raise RuntimeError(f"raw consumer failed: {outcome}")
+    if len(outcome) < count:
+        raise RuntimeError(f"the raw consumer received {len(outcome)} of {count} messages")
+    return sorted(outcome)

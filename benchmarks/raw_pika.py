@@ -10,6 +10,9 @@ PREFETCH = 256
 
 
 class PikaDriver:
+    #: ``claim(1)`` returns as soon as the broker pushes a message.
+    pushes = True
+
     def __init__(self, url: str, queue: str) -> None:
         self.url = url
         self.queue = queue

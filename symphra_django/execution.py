@@ -37,13 +37,22 @@ class Runner:
     def __init__(self, keep: frozenset[str] = frozenset()) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.keep = keep
+        self._released = False
+
+    def new_batch(self) -> None:
+        """Time may have passed since the last task: check the connections
+        again before the next one."""
+        self._released = False
 
     def run(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> Any:
         timeout = task.effective_timeout
         # Like request_started / request_finished: drop connections that are
         # broken or past CONN_MAX_AGE, so a long-lived worker never keeps a
-        # stale connection or leaks one per task.
-        release_connections(self.keep)
+        # stale connection or leaks one per task. Within a batch the check
+        # after one task is the check before the next.
+        if not self._released:
+            release_connections(self.keep)
+        self._released = True
         try:
             if task.is_async:
                 return self._run_async(task, args, kwargs, timeout)

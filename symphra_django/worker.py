@@ -190,6 +190,7 @@ class WorkerPool:
 
     def _run_batch(self, batch: list[TaskMessage], runner: Runner) -> None:
         done: list[TaskMessage] = []
+        runner.new_batch()
         with self._busy_lock:
             self._busy += 1
         try:

@@ -20,7 +20,7 @@ from symphra_django.backends.database import DatabaseBackend, SQLiteBackend
 from symphra_django.backends.handler import build_backend
 from symphra_django.messages import DELAYED, READY, TaskMessage
 from symphra_django.models import QueuedTask
-from tests.databases import use_database
+from tests.databases import explain, use_database
 
 
 @pytest.fixture(params=["default", "postgresql", "mariadb"], ids=["sqlite", "postgresql", "mariadb"])
@@ -39,19 +39,6 @@ def fill(backend: DatabaseBackend, count: int, queue: str = "default") -> None:
     backend.enqueue_many_sync([TaskMessage(name="tests.noop", queue=queue) for _ in range(count)])
 
 
-def explain(database: str, statement: str, params: list) -> str:
-    connection = connections[database]
-    prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE symphra_task_queue")
-        elif connection.vendor == "mysql":
-            cursor.execute("ANALYZE TABLE symphra_task_queue")
-            cursor.fetchall()
-        cursor.execute(prefix + statement, params)
-        return "\n".join(" ".join(map(str, row)) for row in cursor.fetchall())
-
-
 # -- query plans ------------------------------------------------------------------
 
 
@@ -62,11 +49,11 @@ def test_the_claim_reads_the_claim_index_in_order(engine):
     dialect, connection = backend.dialect, connections[engine]
     now = backend._db_time(connection, time.time())
     if connection.vendor == "sqlite":
-        plan = explain(engine, dialect.claim(), ["t", now, now, "default", now, 32])
+        plan = explain(engine, dialect.claim(), ["t", now, now, "default", now, 32], "symphra_task_queue")
         assert "symphra_claim_idx" in plan
         assert "TEMP B-TREE" not in plan  # no sort: the index gives the order
     else:
-        plan = explain(engine, dialect.claim_select(), ["default", now, 32])
+        plan = explain(engine, dialect.claim_select(), ["default", now, 32], "symphra_task_queue")
         assert "symphra_claim_idx" in plan
         assert "filesort" not in plan and "Sort" not in plan
 
@@ -76,7 +63,7 @@ def test_lease_expiry_reads_the_lease_index(engine):
     fill(backend, 2000)
     backend.dequeue_sync(500, lease_seconds=600)
     now = backend._db_time(connections[engine], time.time())
-    plan = explain(engine, backend.dialect.expired_leases(), [now, 100])
+    plan = explain(engine, backend.dialect.expired_leases(), [now, 100], "symphra_task_queue")
     assert "symphra_lease_idx" in plan
 
 

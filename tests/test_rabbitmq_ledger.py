@@ -15,7 +15,7 @@ from django.db import connections
 
 from symphra_django.backends.rabbitmq_ledger import FAILED, IN_FLIGHT, QUEUED, Entry, Ledger
 from symphra_django.models import BrokerTask
-from tests.databases import use_database
+from tests.databases import explain, use_database
 
 
 @pytest.fixture(params=["default", "postgresql", "mariadb"], ids=["sqlite", "postgresql", "mariadb"])
@@ -113,3 +113,11 @@ def test_a_failed_row_is_neither_due_nor_claimable(ledger):
     assert ledger.due_count("q", time.time()) == 0
     assert ledger.claim("q", [entry], "c1", time.time() + 60) == set()
     assert states(ledger) == {entry.task_id: FAILED}
+
+
+def test_a_claim_finds_its_rows_by_id_not_by_scanning_the_queued_backlog(ledger):
+    backlog = entries(3000)
+    ledger.add("q", backlog)
+    params = ["c1", 1.0, 1.0, "ns", "q", *(e.task_id for e in backlog[:32]), *(e.token for e in backlog[:32])]
+    plan = explain(ledger.database, ledger.sql.claim(32), params, "symphra_broker_task")
+    assert "state_idx" not in plan, plan

@@ -40,6 +40,10 @@ class LedgerSQL:
         self._insert_tail = connection.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
         c = self.col
         self._where_queue = f"{c['namespace']} = %s AND {c['queue']} = %s"
+        # Without statistics SQLite prefers the (namespace, queue, state)
+        # index for a claim, scanning the whole queued backlog, over looking
+        # the ids up in the unique index; a unary + keeps it off that index.
+        self._state_unindexed = f"+{c['state']}" if connection.vendor == "sqlite" else c["state"]
 
     def chunks(self, items: Sequence[Any], params_each: int, fixed: int = 0) -> Iterator[Sequence[Any]]:
         """``items`` in slices small enough for the connection's parameter limit."""
@@ -75,7 +79,7 @@ class LedgerSQL:
         return (
             f"UPDATE {self.table} SET {c['state']} = '{IN_FLIGHT}', {c['claim']} = %s, "
             f"{c['lease_expires']} = %s, {c['updated_at']} = %s "
-            f"WHERE {self._where_queue} AND {c['state']} = '{QUEUED}' "
+            f"WHERE {self._where_queue} AND {self._state_unindexed} = '{QUEUED}' "
             f"AND {c['task_id']} IN ({marks}) AND {c['token']} IN ({marks})"
         )
 
