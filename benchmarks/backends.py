@@ -57,10 +57,11 @@ def create_postgresql_database() -> None:
 
 
 def create_mariadb_database() -> None:
-    import pymysql
+    import MySQLdb  # mysqlclient, as Django's MySQL backend (the test extras have it)
 
-    conn = pymysql.connect(autocommit=True, **MARIADB)
+    conn = MySQLdb.connect(**MYSQLDB)
     try:
+        conn.autocommit(True)
         conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {SERVER_DATABASE} "
                               "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     finally:
