@@ -297,9 +297,11 @@ class RabbitMQBackend(QueueBackend):
                 # Idle workers poll often: an empty queue is asked again
                 # after QUIET_SECONDS, or as soon as this process publishes to it.
                 inbox.quiet_until = time.monotonic() + QUIET_SECONDS
-            target = min(due, self.prefetch)
             limit = time.monotonic() + (0.3 if fresh else 0.1)
             with self._lock:
+                # The broker sends at most `prefetch` unacknowledged deliveries,
+                # and the leases this process holds are some of them.
+                target = min(due, self.prefetch - self._leases.held(queue))
                 while len(inbox) < target and self._lock.wait(max(0.0, limit - time.monotonic())):
                     pass
         with self._lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -124,11 +125,14 @@ class Lease:
 class LeaseTable:
     def __init__(self) -> None:
         self._held: dict[tuple[str, str], Lease] = {}
+        self._per_queue: Counter[str] = Counter()
         self._deadlines: list[tuple[float, int, tuple[str, str], str]] = []
         self._seq = itertools.count()
 
     def add(self, lease: Lease) -> None:
         key = (lease.queue, lease.task_id)
+        if key not in self._held:
+            self._per_queue[lease.queue] += 1
         self._held[key] = lease
         heapq.heappush(self._deadlines, (lease.expires, next(self._seq), key, lease.token))
 
@@ -141,8 +145,16 @@ class LeaseTable:
     def pop_if_held(self, task: TaskMessage, now: float) -> Lease | None:
         lease = self._current(task, now)
         if lease is not None:
-            del self._held[(lease.queue, lease.task_id)]
+            self._drop((lease.queue, lease.task_id))
         return lease
+
+    def _drop(self, key: tuple[str, str]) -> Lease:
+        self._per_queue[key[0]] -= 1
+        return self._held.pop(key)
+
+    def held(self, queue: str) -> int:
+        """Leases held on ``queue``: deliveries still unacknowledged at the broker."""
+        return self._per_queue[queue]
 
     def extend(self, task: TaskMessage, expires: float) -> Lease | None:
         lease = self._current(task, time.time())
@@ -157,10 +169,9 @@ class LeaseTable:
             expires, _, key, token = heapq.heappop(self._deadlines)
             lease = self._held.get(key)
             if lease is not None and lease.token == token and lease.expires == expires:
-                del self._held[key]
-                expired.append(lease)
+                expired.append(self._drop(key))
         return expired
 
     def pop_queue(self, queue: str) -> list[Lease]:
         keys = [key for key in self._held if key[0] == queue]
-        return [self._held.pop(key) for key in keys]
+        return [self._drop(key) for key in keys]
