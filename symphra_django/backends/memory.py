@@ -17,6 +17,7 @@ from datetime import datetime
 
 from ..messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage
 from .base import Listeners, QueueBackend, Wakeable, lease_expired_error
+from .deadlines import Deadlines
 
 
 @dataclass
@@ -27,8 +28,8 @@ class _Queue:
     # (scheduled_time, seq, id): tasks not yet due.
     delayed: list[tuple[float, int, str]] = field(default_factory=list)
     in_flight: dict[str, TaskMessage] = field(default_factory=dict)
-    # (lease_expires, id, token): in-flight leases by deadline.
-    leases: list[tuple[float, str, str]] = field(default_factory=list)
+    # In-flight task ids by lease deadline.
+    leases: Deadlines[str] = field(default_factory=Deadlines)
     failed: dict[str, TaskMessage] = field(default_factory=dict)
 
 
@@ -74,10 +75,9 @@ class MemoryBackend(QueueBackend):
             if entry is not None and entry[0] == seq:
                 task = entry[1]
                 heapq.heappush(q.ready, (-task.priority, scheduled, seq, task_id))
-        while q.leases and q.leases[0][0] <= now:
-            expires, task_id, token = heapq.heappop(q.leases)
+        for task_id, token in q.leases.pop_due(now):
             task = q.in_flight.get(task_id)
-            if task is None or task.lease_token != token or task.lease_expires != expires:
+            if task is None or task.lease_token != token:
                 continue
             del q.in_flight[task_id]
             task.lease_token = task.lease_expires = None
@@ -130,7 +130,7 @@ class MemoryBackend(QueueBackend):
                 task.lease_token = uuid.uuid4().hex
                 task.lease_expires = now + lease
                 q.in_flight[task_id] = task
-                heapq.heappush(q.leases, (task.lease_expires, task_id, task.lease_token))
+                q.leases.set(task_id, task.lease_expires, task.lease_token)
                 delivered = task.copy()
                 delivered.lease_token = task.lease_token
                 delivered.lease_expires = task.lease_expires
@@ -151,6 +151,7 @@ class MemoryBackend(QueueBackend):
             if self._held(q, task) is None:
                 return False
             del q.in_flight[task.id]
+            q.leases.discard(task.id)
             return True
 
     def reject_sync(
@@ -168,6 +169,7 @@ class MemoryBackend(QueueBackend):
             if held is None:
                 return False
             del q.in_flight[task.id]
+            q.leases.discard(task.id)
             held.lease_token = held.lease_expires = None
             held.error, held.traceback = error, traceback
             now = time.time()
@@ -188,7 +190,7 @@ class MemoryBackend(QueueBackend):
                 return False
             held.lease_expires = time.time() + (seconds or self.default_lease_seconds)
             task.lease_expires = held.lease_expires
-            heapq.heappush(q.leases, (held.lease_expires, held.id, held.lease_token))
+            q.leases.set(held.id, held.lease_expires, held.lease_token)
             return True
 
     def get_stats_sync(self, queue: str | None = None) -> QueueStats:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from pika.spec import BasicProperties
 
 from ..messages import TaskMessage
+from .deadlines import Deadlines
 
 _arrivals = itertools.count()
 #: Sorts first: a message without our headers (corrupt or foreign) is dealt
@@ -126,15 +127,14 @@ class LeaseTable:
     def __init__(self) -> None:
         self._held: dict[tuple[str, str], Lease] = {}
         self._per_queue: Counter[str] = Counter()
-        self._deadlines: list[tuple[float, int, tuple[str, str], str]] = []
-        self._seq = itertools.count()
+        self._deadlines: Deadlines[tuple[str, str]] = Deadlines()
 
     def add(self, lease: Lease) -> None:
         key = (lease.queue, lease.task_id)
         if key not in self._held:
             self._per_queue[lease.queue] += 1
         self._held[key] = lease
-        heapq.heappush(self._deadlines, (lease.expires, next(self._seq), key, lease.token))
+        self._deadlines.set(key, lease.expires, lease.token)
 
     def _current(self, task: TaskMessage, now: float) -> Lease | None:
         lease = self._held.get((task.queue, task.id))
@@ -150,6 +150,7 @@ class LeaseTable:
 
     def _drop(self, key: tuple[str, str]) -> Lease:
         self._per_queue[key[0]] -= 1
+        self._deadlines.discard(key)
         return self._held.pop(key)
 
     def held(self, queue: str) -> int:
@@ -160,17 +161,11 @@ class LeaseTable:
         lease = self._current(task, time.time())
         if lease is not None:
             lease.expires = expires
-            heapq.heappush(self._deadlines, (expires, next(self._seq), (lease.queue, lease.task_id), lease.token))
+            self._deadlines.set((lease.queue, lease.task_id), expires, lease.token)
         return lease
 
     def pop_expired(self, now: float) -> list[Lease]:
-        expired = []
-        while self._deadlines and self._deadlines[0][0] <= now:
-            expires, _, key, token = heapq.heappop(self._deadlines)
-            lease = self._held.get(key)
-            if lease is not None and lease.token == token and lease.expires == expires:
-                expired.append(self._drop(key))
-        return expired
+        return [self._drop(key) for key, _ in self._deadlines.pop_due(now)]
 
     def pop_queue(self, queue: str) -> list[Lease]:
         keys = [key for key in self._held if key[0] == queue]
