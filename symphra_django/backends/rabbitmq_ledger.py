@@ -273,9 +273,7 @@ class Ledger:
         }
 
     def due_count(self, queue: str, now: float) -> int:
-        with connections[self.database].cursor() as cursor:
-            cursor.execute(self.sql.due_count(), [self.namespace, queue, now, now])
-            return cursor.fetchone()[0]
+        return self._due(queue, now).count()
 
     def queue_names(self) -> list[str]:
         return sorted(

@@ -1,13 +1,14 @@
 """The hot statements of the RabbitMQ ledger, written once per connection.
 
-Enqueue, claim, acknowledge and the idle "anything due?" check run for
-every batch, and building them through the ORM cost more CPU than running
-them (py-spy: about half of a worker's time at a steady 200 tasks/s). These
-are plain, portable statements: table and column names come from
-``BrokerTask._meta`` quoted by the connection (``sql_names``), states are constants of the
-model, every value is a query parameter. The insert that skips a duplicate id
-(C2) uses the connection's own ``INSERT … IGNORE`` spelling. The rare paths
-(reclaim, failed store, clear) stay in the ORM in ``rabbitmq_ledger``.
+Enqueue, claim and acknowledge run for every batch, and building them
+through the ORM cost more CPU than running them (py-spy: about half of a
+worker's time at a steady 200 tasks/s). These are plain, portable
+statements: table and column names come from ``BrokerTask._meta`` quoted by
+the connection (``sql_names``), states are constants of the model, every
+value is a query parameter. The insert that skips a duplicate id (C2) uses
+the connection's own ``INSERT … IGNORE`` spelling. The other statements
+(what is due, reclaim, failed store, clear) stay in the ORM in
+``rabbitmq_ledger``, each written once.
 """
 
 from __future__ import annotations
@@ -97,15 +98,4 @@ class LedgerSQL:
             f"DELETE FROM {self.table} WHERE {self._where_queue} "
             f"AND {c['task_id']} IN ({', '.join(['%s'] * rows)}) "
             f"AND {c['claim']} IN ({', '.join(['%s'] * claims)})"
-        )
-
-    @cache
-    def due_count(self) -> str:
-        """Params: namespace, queue, now, now. Due rows, and in-flight rows
-        whose lease ran out (their holder is gone)."""
-        c = self.col
-        return (
-            f"SELECT COUNT(*) FROM {self.table} WHERE {self._where_queue} AND ("
-            f"({c['state']} = '{QUEUED}' AND {c['scheduled_time']} <= %s) OR "
-            f"({c['state']} = '{IN_FLIGHT}' AND {c['lease_expires']} <= %s))"
         )
