@@ -180,6 +180,25 @@ def test_a_delayed_task_wakes_the_listener_when_it_comes_out_of_the_ladder(rabbi
         backend.remove_listener(event)
 
 
+def test_an_empty_inbox_asks_the_ledger_once_per_quiet_period_even_while_tasks_are_due(rabbit, monkeypatch):
+    backend = rabbit.make()
+    assert backend.dequeue_sync(1) == []  # consuming now
+    asked = []
+    # Due somewhere, never delivered here (another consumer holds it).
+    monkeypatch.setattr(backend.ledger, "due_count", lambda queue, now: asked.append(queue) or 1)
+    backend._inboxes[backend.default_queue].quiet_until = 0.0
+    assert backend.dequeue_sync(1) == []
+    assert backend.dequeue_sync(1) == []
+    assert asked == [backend.default_queue]
+
+
+def test_a_publish_from_this_process_makes_the_next_claim_ask_the_ledger_again(rabbit):
+    backend = rabbit.make()
+    assert backend.dequeue_sync(1) == []  # consuming, and the queue is quiet now
+    backend.enqueue_sync(TaskMessage(name="t", id="mine"))
+    assert [t.id for t in backend.dequeue_sync(1)] == ["mine"]
+
+
 def test_a_lone_delivery_is_handed_out_at_once_a_burst_is_waited_for():
     from pika.spec import BasicProperties
 

@@ -40,6 +40,13 @@ def test_add_accepts_new_ids_and_refuses_queued_ones(ledger):
     assert set(states(ledger).values()) == {QUEUED}
 
 
+def test_add_accepts_the_new_ids_of_a_batch_that_also_holds_queued_ones(ledger):
+    old, new = entries(2), entries(2)
+    ledger.add("q", old)
+    mixed = [new[0], Entry(old[0].task_id, uuid.uuid4().hex), new[1], Entry(old[1].task_id, uuid.uuid4().hex)]
+    assert sorted(e.task_id for e in ledger.add("q", mixed)) == sorted(e.task_id for e in new)
+
+
 def test_add_refuses_an_id_in_flight(ledger):
     [entry] = entries(1)
     ledger.add("q", [entry])

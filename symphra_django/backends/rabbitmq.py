@@ -293,11 +293,13 @@ class RabbitMQBackend(QueueBackend):
             ask_ledger = not inbox and (fresh or time.monotonic() >= inbox.quiet_until)
         if ask_ledger:
             due = self.ledger.due_count(queue, time.time())
-            if not due:
-                # Idle workers poll often: an empty queue is asked again
-                # after QUIET_SECONDS, or as soon as this process publishes to it.
-                inbox.quiet_until = time.monotonic() + QUIET_SECONDS
-            limit = time.monotonic() + (0.3 if fresh else 0.1)
+            wait = 0.3 if fresh else 0.1
+            limit = time.monotonic() + wait
+            # Workers come back to an empty inbox after every task: the
+            # ledger is asked again QUIET_SECONDS after this wait, or as soon
+            # as this process publishes to the queue. Deliveries in between
+            # wake the workers by themselves (wakes_workers).
+            inbox.quiet_until = limit + QUIET_SECONDS
             with self._lock:
                 # The broker sends at most `prefetch` unacknowledged deliveries,
                 # and the leases this process holds are some of them.

@@ -48,7 +48,8 @@ class _Job:
 
 class GroupCommit:
     """Runs the writes of several threads in one transaction: one commit (one
-    fsync) for every claim and acknowledgement that arrived meanwhile.
+    fsync) for every claim and acknowledgement that arrived meanwhile, and
+    none of its own for a write that arrived alone.
 
     Each write is one conditional statement, so batching changes no outcome;
     it also keeps this process's writers from fighting over SQLite's single
@@ -72,9 +73,14 @@ class GroupCommit:
                 with self._mutex:
                     batch, self._queue = self._queue, []
                 try:
-                    with transaction.atomic(using=self.database):
-                        for item in batch:
-                            item.result = item.work()
+                    if len(batch) == 1:
+                        # A lone writer needs no transaction: its statements
+                        # commit one by one, sparing a BEGIN and a COMMIT.
+                        batch[0].result = batch[0].work()
+                    else:
+                        with transaction.atomic(using=self.database):
+                            for item in batch:
+                                item.result = item.work()
                 except BaseException as exc:  # noqa: BLE001 - every writer of the batch hears it
                     for item in batch:
                         item.error = exc
@@ -114,22 +120,26 @@ class Ledger:
             return []
         now = time.time()
         sql = self.sql
-        ids = [e.task_id for e in entries]
-        current: dict[str, str] = {}
+        accepted: list[Entry] = []
+        refused: list[Entry] = []
         with connections[self.database].cursor() as cursor:
             for chunk in sql.chunks(entries, len(INSERT_FIELDS)):
                 cursor.execute(sql.insert(len(chunk)), [
                     value for e in chunk
                     for value in (self.namespace, queue, e.task_id, e.token, QUEUED.value, e.scheduled_time, now)
                 ])
-            for id_chunk in sql.chunks(ids, 1, fixed=2):
-                cursor.execute(sql.tokens(len(id_chunk)), [self.namespace, queue, *id_chunk])
-                current.update(cursor.fetchall())
-        accepted = []
-        for entry in entries:
-            if current.get(entry.task_id) == entry.token:
-                accepted.append(entry)
-            elif self._rows(queue).filter(task_id=entry.task_id, state=FAILED).update(
+                if cursor.rowcount == len(chunk):
+                    accepted.extend(chunk)  # no id existed: every row is ours
+                    continue
+                # Which rows were skipped: those whose row holds another token.
+                current: dict[str, str] = {}
+                for id_chunk in sql.chunks([e.task_id for e in chunk], 1, fixed=2):
+                    cursor.execute(sql.tokens(len(id_chunk)), [self.namespace, queue, *id_chunk])
+                    current.update(cursor.fetchall())
+                for entry in chunk:
+                    (accepted if current.get(entry.task_id) == entry.token else refused).append(entry)
+        for entry in refused:
+            if self._rows(queue).filter(task_id=entry.task_id, state=FAILED).update(
                 token=entry.token, state=QUEUED, scheduled_time=entry.scheduled_time,
                 claim=None, lease_expires=None, updated_at=now,
             ):
