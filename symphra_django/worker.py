@@ -144,7 +144,12 @@ class WorkerPool:
                 if not batch:
                     if turn % len(self.queues) == index % len(self.queues):
                         # A full round over every queue found nothing.
-                        pause = min(max(pause * 2, 0.001), self.poll_interval)
+                        if self.backend.wakes_workers:
+                            # Every arrival rings the doorbell: polling in
+                            # between would only spend CPU.
+                            pause = self.poll_interval
+                        else:
+                            pause = min(max(pause * 2, 0.001), self.poll_interval)
                         if (index == 0 and not self.backend.wakes_workers
                                 and time.monotonic() - self._last_work < BUSY_WINDOW):
                             # While work keeps coming, one thread keeps polling

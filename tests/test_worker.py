@@ -207,6 +207,35 @@ def test_one_task_wakes_one_idle_thread_not_the_whole_pool(events):
         pool.stop(5)
 
 
+def test_idle_threads_do_not_poll_a_backend_that_wakes_them(events):
+    from symphra_django.backends.memory import MemoryBackend
+    from symphra_django.worker import WorkerPool
+
+    class WakingBackend(MemoryBackend):
+        wakes_workers = True
+        claims = 0
+
+        def dequeue_sync(self, *args, **kwargs):
+            WakingBackend.claims += 1
+            return super().dequeue_sync(*args, **kwargs)
+
+    backend = WakingBackend()
+    pool = WorkerPool(backend, ["default"], concurrency=4, poll_interval=30)
+    pool.start()
+    try:
+        time.sleep(0.5)
+        # One look each on start, then asleep until rung (a 1, 2, 4 … ms
+        # back-off would have made about 9 claims per thread by now).
+        assert WakingBackend.claims == 4
+        backend.enqueue_sync(sample.remember.message((6,), {}, sample_options()))
+        deadline = time.monotonic() + 5
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert events == [("remember", 6)]
+    finally:
+        pool.stop(5)
+
+
 def sample_options():
     from symphra_django.tasks import EnqueueOptions
 
