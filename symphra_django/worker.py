@@ -148,14 +148,13 @@ class WorkerPool:
                             # Every arrival rings the doorbell: polling in
                             # between would only spend CPU.
                             pause = self.poll_interval
-                        else:
-                            pause = min(max(pause * 2, 0.001), self.poll_interval)
-                        if (index == 0 and not self.backend.wakes_workers
-                                and time.monotonic() - self._last_work < BUSY_WINDOW):
+                        elif index == 0 and time.monotonic() - self._last_work < BUSY_WINDOW:
                             # While work keeps coming, one thread keeps polling
                             # briefly so that a new task waits ~1 ms, not a
                             # grown idle pause; the others back off.
                             pause = BUSY_POLL
+                        else:
+                            pause = min(max(pause * 2, 0.001), self.poll_interval)
                         self._doorbell.wait(pause)
                     continue
                 pause = 0.0

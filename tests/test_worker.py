@@ -195,9 +195,7 @@ def test_one_task_wakes_one_idle_thread_not_the_whole_pool(events):
         time.sleep(3)
         before = len(backend.claimers)
         backend.enqueue_sync(sample.remember.message((5,), {}, sample_options()))
-        deadline = time.monotonic() + 5
-        while not events and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_for_an_event(events)
         time.sleep(0.1)
         assert events == [("remember", 5)]
         # One thread was woken (plus at most one whose own pause happened to
@@ -228,12 +226,16 @@ def test_idle_threads_do_not_poll_a_backend_that_wakes_them(events):
         # back-off would have made about 9 claims per thread by now).
         assert WakingBackend.claims == 4
         backend.enqueue_sync(sample.remember.message((6,), {}, sample_options()))
-        deadline = time.monotonic() + 5
-        while not events and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_for_an_event(events)
         assert events == [("remember", 6)]
     finally:
         pool.stop(5)
+
+
+def wait_for_an_event(events: list, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def sample_options():

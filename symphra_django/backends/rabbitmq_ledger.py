@@ -132,10 +132,9 @@ class Ledger:
                     accepted.extend(chunk)  # no id existed: every row is ours
                     continue
                 # Which rows were skipped: those whose row holds another token.
-                current: dict[str, str] = {}
-                for id_chunk in sql.chunks([e.task_id for e in chunk], 1, fixed=2):
-                    cursor.execute(sql.tokens(len(id_chunk)), [self.namespace, queue, *id_chunk])
-                    current.update(cursor.fetchall())
+                # (An insert's chunk has fewer ids than one statement takes.)
+                cursor.execute(sql.tokens(len(chunk)), [self.namespace, queue, *(e.task_id for e in chunk)])
+                current = dict(cursor.fetchall())
                 for entry in chunk:
                     (accepted if current.get(entry.task_id) == entry.token else refused).append(entry)
         for entry in refused:
