@@ -49,7 +49,7 @@ class Bench:
         from benchmarks.backends import BACKENDS
         from benchmarks.tasks import noop
         from symphra_django.backends import backends
-        from symphra_django.scheduler import connect_backend
+        from symphra_django.runtime.scheduler import connect_backend
 
         self.entry = BACKENDS[name]
         self.plan = plan
@@ -71,7 +71,7 @@ class Bench:
         self.recorder.reset()
 
     def messages(self, count: int, due: float | None = None) -> list[Any]:
-        from symphra_django.tasks import EnqueueOptions
+        from symphra_django.tasks.base import EnqueueOptions
 
         messages = [self.noop.message((), {}, EnqueueOptions()) for _ in range(count)]
         if due is not None:
@@ -129,7 +129,7 @@ class Bench:
         self.reset()
         self.fill(self.plan.tasks)
         if not self.entry.shared:
-            from symphra_django.scheduler import Scheduler
+            from symphra_django.runtime.scheduler import Scheduler
 
             Scheduler(self.backend, beat=False).run_burst()
             runs = [self.recorder.snapshot()]
@@ -158,7 +158,7 @@ class Bench:
         producer enqueues ``rate`` tasks/s on a fixed clock, one ``enqueue()`` each."""
         self.reset()
         if not self.entry.shared:
-            from symphra_django.scheduler import Scheduler
+            from symphra_django.runtime.scheduler import Scheduler
 
             scheduler = Scheduler(self.backend, beat=False)
             scheduler.start()

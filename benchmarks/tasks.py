@@ -1,7 +1,7 @@
 """The benchmark's task: a no-op that records when it started (benchmarks.recorder)."""
 
 from symphra_django import task
-from symphra_django.context import current_message
+from symphra_django.tasks.context import current_message
 
 from . import recorder
 

@@ -16,26 +16,31 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from symphra_django import _moved
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "task": "tasks",
     "Task": "tasks",
-    "cron": "periodic",
-    "interval": "periodic",
-    "every": "periodic",
-    "once": "periodic",
-    "hourly": "periodic",
-    "daily": "periodic",
-    "weekly": "periodic",
-    "monthly": "periodic",
-    "scheduled": "periodic",
-    "RetryPolicy": "retry",
-    "RetryStrategy": "retry",
-    "Scheduler": "scheduler",
+    "cron": "tasks",
+    "interval": "tasks",
+    "every": "tasks",
+    "once": "tasks",
+    "hourly": "tasks",
+    "daily": "tasks",
+    "weekly": "tasks",
+    "monthly": "tasks",
+    "scheduled": "tasks",
+    "RetryPolicy": "tasks",
+    "RetryStrategy": "tasks",
+    "registry": "tasks",
+    "Scheduler": "runtime.scheduler",
     "TaskMessage": "messages",
-    "registry": "registry",
 }
+
+
+_moved.install()
 
 
 def __getattr__(name: str) -> Any:

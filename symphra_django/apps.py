@@ -8,9 +8,9 @@ class SymphraConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
-        from .backends import database_checks  # noqa: F401 - checks of queue databases
-        from .django_tasks import app_ready as django_tasks_ready
+        from symphra_django import checks  # noqa: F401 - registers the system checks
+        from symphra_django.backends import database_checks  # noqa: F401 - checks of queue databases
+        from symphra_django.django_tasks import app_ready as django_tasks_ready
 
         # Like the admin's autodiscover of admin.py: declare every app's tasks.
         autodiscover_modules("tasks")

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, register
 from django.core.exceptions import ImproperlyConfigured
 
-from . import conf
+from symphra_django import conf
 
 
 @register("symphra")
@@ -16,12 +16,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     try:
         for name in conf.DEFAULTS:
             conf.get(name)
-        from .retry import default_policy
+        from symphra_django.tasks.retry import default_policy
 
         default_policy()
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="symphra_django.E001")]
-    from .backends.handler import backend_class
+    from symphra_django.backends.handler import backend_class
 
     for alias, config in conf.get("BACKENDS").items():
         key = f"settings.SYMPHRA['BACKENDS'][{alias!r}]"
@@ -43,7 +43,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 def _check_task_backends() -> list[CheckMessage]:
-    from .registry import registry
+    from symphra_django.tasks.registry import registry
 
     configured = conf.get("BACKENDS")
     return [

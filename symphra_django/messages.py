@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .exceptions import CorruptPayload
+from symphra_django.exceptions import CorruptPayload
 
 PAYLOAD_VERSION = 1
 DEFAULT_QUEUE = "default"

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db.models import Model
 
-from .backends.database_config import queue_databases
+from symphra_django.backends.database.config import queue_databases
 
 QUEUE_MODEL = ("symphra_django", "queuedtask")
 

@@ -81,7 +81,7 @@ def test_dashboard_shows_every_queue_with_its_counts_and_health(admin_client, me
 
 def test_dashboard_draws_the_throughput_chart_from_the_recorded_minutes(admin_client):
     from symphra_django.models import ThroughputMinute
-    from symphra_django.throughput import minute_start
+    from symphra_django.runtime.throughput import minute_start
 
     ThroughputMinute.objects.create(alias="default", queue="default", minute=minute_start(time.time()),
                                     done=7, failed=2)
@@ -219,9 +219,9 @@ def test_unknown_schedule_is_404(admin_client):
 @pytest.fixture
 def heartbeat():
     """A periodic task declared for one test (every second)."""
-    from symphra_django.registry import registry
-    from symphra_django.schedules import IntervalSchedule
-    from symphra_django.tasks import declare
+    from symphra_django.tasks.registry import registry
+    from symphra_django.tasks.schedules import IntervalSchedule
+    from symphra_django.tasks.base import declare
 
     def heartbeat() -> None:
         pass
@@ -234,9 +234,9 @@ def heartbeat():
 def test_a_pause_from_the_admin_stops_the_beat_at_its_next_tick_and_resume_restarts_it(
     admin_client, memory, heartbeat
 ):
-    from symphra_django.beat import Beat
-    from symphra_django.ledger import DatabaseLedger
-    from symphra_django.registry import registry
+    from symphra_django.runtime.beat import Beat
+    from symphra_django.runtime.ticks import DatabaseLedger
+    from symphra_django.tasks.registry import registry
 
     ledger = DatabaseLedger()
     ledger.ensure([heartbeat.name])

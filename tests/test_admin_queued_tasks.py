@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from symphra_django.backends import backends
-from symphra_django.backends.database import DatabaseBackend
+from symphra_django.backends.database.backend import DatabaseBackend
 from symphra_django.messages import TaskMessage
 from tests.admin_helpers import make_user
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from symphra_django import Scheduler
-from symphra_django.ledger import DatabaseLedger
+from symphra_django.runtime.ticks import DatabaseLedger
 from symphra_django.models import ThroughputMinute
-from symphra_django.throughput import ThroughputRecorder, minute_start, per_minute
+from symphra_django.runtime.throughput import ThroughputRecorder, minute_start, per_minute
 from tests.sampleapp import tasks as sample
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_the_scheduler_feeds_the_recorder_from_its_workers(memory, events):
 
 
 def test_prune_deletes_rows_older_than_a_day_only():
-    from symphra_django.throughput import prune
+    from symphra_django.runtime.throughput import prune
 
     recorder = ThroughputRecorder("default")
     recorder.record("default", ok=True, at=MINUTE - 25 * 3600)

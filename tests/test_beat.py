@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from symphra_django.backends import MemoryBackend
-from symphra_django.beat import Beat, tick_id
-from symphra_django.ledger import DatabaseLedger, MemoryLedger
+from symphra_django.runtime.beat import Beat, tick_id
+from symphra_django.runtime.ticks import DatabaseLedger, MemoryLedger
 from symphra_django.models import ScheduleState
-from symphra_django.registry import TaskRegistry
-from symphra_django.schedules import CronSchedule, IntervalSchedule
-from symphra_django.tasks import declare
+from symphra_django.tasks.registry import TaskRegistry
+from symphra_django.tasks.schedules import CronSchedule, IntervalSchedule
+from symphra_django.tasks.base import declare
 
 T0 = 1_700_000_000.0  # in the past, a round number of seconds
 

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 from django.test import override_settings
 
-from symphra_django.backends.database import DatabaseBackend, SQLiteBackend
+from symphra_django.backends.database.backend import DatabaseBackend, SQLiteBackend
 from symphra_django.backends.handler import build_backend
 from symphra_django.messages import DELAYED, READY, TaskMessage
 from symphra_django.models import QueuedTask

@@ -8,7 +8,7 @@ import pytest
 from django.db import connections
 from django.test import override_settings
 
-from symphra_django.backends.database_checks import check_queue_databases
+from symphra_django.backends.database.checks import check_queue_databases
 from tests.databases import use_database
 
 
@@ -62,7 +62,7 @@ def test_mysql_and_mariadb_without_skip_locked_are_errors(request, mariadb, vers
 
 def test_versions_are_not_read_without_database_access():
     with on("mariadb"), mock.patch(
-        "symphra_django.backends.database_checks.version_problem"
+        "symphra_django.backends.database.checks.version_problem"
     ) as version_problem:
         assert check_queue_databases() == []
     version_problem.assert_not_called()

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from symphra_django.backends.database import DatabaseBackend
-from symphra_django.backends.database_history import prune_history
+from symphra_django.backends.database.backend import DatabaseBackend
+from symphra_django.backends.database.history import prune_history
 from symphra_django.messages import TaskMessage
 from symphra_django.models import QueuedTask
 from tests.databases import use_database

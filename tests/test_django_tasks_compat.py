@@ -57,8 +57,8 @@ def test_an_empty_queue_list_warns_that_runscheduler_cannot_know_the_queues():
 
 @needs_6
 def test_the_configured_queues_are_consumed_by_runscheduler():
-    from symphra_django.django_tasks.runner import register_configured_runners, runner_name
-    from symphra_django.registry import registry
+    from symphra_django.django_tasks.bridge import register_configured_runners, runner_name
+    from symphra_django.tasks.registry import registry
 
     with override_settings(TASKS={"default": {**TASKS["default"], "QUEUES": ["default", "invoices"]}}):
         register_configured_runners()
@@ -70,7 +70,7 @@ def test_the_configured_queues_are_consumed_by_runscheduler():
 
 @needs_6
 def test_a_broken_tasks_entry_does_not_stop_the_app_from_starting():
-    from symphra_django.django_tasks.runner import register_configured_runners
+    from symphra_django.django_tasks.bridge import register_configured_runners
 
     with override_settings(TASKS={"a": {"BACKEND": "no.such.Backend"}, "b": {}, **TASKS}):
         register_configured_runners()

@@ -120,7 +120,7 @@ def test_on_the_database_queue_a_rolled_back_enqueue_leaves_neither_result_nor_m
     from django.db import transaction
 
     from symphra_django.backends import backends
-    from symphra_django.backends.database import DatabaseBackend
+    from symphra_django.backends.database.backend import DatabaseBackend
 
     queue = DatabaseBackend(alias="default")
     backends.set("default", queue)
@@ -136,7 +136,7 @@ def test_on_the_database_queue_a_rolled_back_enqueue_leaves_neither_result_nor_m
 
 
 def test_a_call_whose_workers_were_all_lost_reads_as_failed(backend, memory):
-    from symphra_django.django_tasks.runner import DELIVERIES
+    from symphra_django.django_tasks.bridge import DELIVERIES
 
     result = jobs.add.enqueue(1, 2)
     for attempt in range(DELIVERIES):

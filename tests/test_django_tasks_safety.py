@@ -15,7 +15,7 @@ from django.tasks import TaskResultStatus  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from symphra_django.django_tasks.runner import runner_name  # noqa: E402
+from symphra_django.django_tasks.bridge import runner_name  # noqa: E402
 from symphra_django.messages import DELAYED, FAILED, TaskMessage  # noqa: E402
 from symphra_django.models import DjangoTaskResult  # noqa: E402
 from tests.django_tasks_support import BACKEND, run_burst, symphra_tasks  # noqa: E402

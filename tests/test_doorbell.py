@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from symphra_django.doorbell import Doorbell
+from symphra_django.runtime.doorbell import Doorbell
 
 
 def waiters(doorbell: Doorbell, count: int, timeout: float) -> tuple[list[threading.Thread], list[bool]]:

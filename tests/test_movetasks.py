@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from symphra_django.backends import MemoryBackend, QueueBackend, backends
-from symphra_django.backends.database import DatabaseBackend
+from symphra_django.backends.database.backend import DatabaseBackend
 from symphra_django.messages import TaskMessage
-from symphra_django.moving import MoveError, move_tasks
+from symphra_django.ops.moving import MoveError, move_tasks
 from tests.services import require
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,7 +75,7 @@ def sqlite_backend():
 @pytest.fixture
 def redis_backend():
     require("redis")
-    from symphra_django.backends.redis import RedisBackend
+    from symphra_django.backends.redis.backend import RedisBackend
 
     prefix = "move" + uuid.uuid4().hex[:8]
     backend = RedisBackend(alias="redis", url=REDIS_URL, key_prefix=prefix)

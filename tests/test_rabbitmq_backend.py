@@ -21,10 +21,10 @@ pytest.importorskip("pika")
 
 
 def test_a_missing_pika_says_which_extra_to_install(monkeypatch):
-    monkeypatch.delitem(sys.modules, "symphra_django.backends.rabbitmq", raising=False)
+    monkeypatch.delitem(sys.modules, "symphra_django.backends.rabbitmq.backend", raising=False)
     monkeypatch.setitem(sys.modules, "pika", None)
     with pytest.raises(ImproperlyConfigured, match=r"pip install symphra-django\[rabbitmq\]"):
-        importlib.import_module("symphra_django.backends.rabbitmq")
+        importlib.import_module("symphra_django.backends.rabbitmq.backend")
 
 
 def test_the_short_name_builds_the_backend_with_its_options():
@@ -51,7 +51,7 @@ def test_bad_options_are_improperly_configured(options, message):
 
 @override_settings(SYMPHRA={"CONNECT_RETRIES": 2})
 def test_an_unreachable_broker_at_start_is_a_clear_error_after_bounded_retries():
-    from symphra_django.backends.rabbitmq import RabbitMQBackend
+    from symphra_django.backends.rabbitmq.backend import RabbitMQBackend
 
     backend = RabbitMQBackend(url="amqp://guest:s3cret@127.0.0.1:5999/%2F")
     started = time.monotonic()
@@ -202,7 +202,7 @@ def test_a_publish_from_this_process_makes_the_next_claim_ask_the_ledger_again(r
 def test_a_lone_delivery_is_handed_out_at_once_a_burst_is_waited_for():
     from pika.spec import BasicProperties
 
-    from symphra_django.backends.rabbitmq_inbox import Delivery, Inbox
+    from symphra_django.backends.rabbitmq.inbox import Delivery, Inbox
 
     def delivery(tag: int) -> Delivery:
         return Delivery.of(1, tag, BasicProperties(headers={}), b"{}")

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from django.db import connections
 
-from symphra_django.backends.rabbitmq_ledger import FAILED, IN_FLIGHT, QUEUED, Entry, Ledger
+from symphra_django.backends.rabbitmq.ledger import FAILED, IN_FLIGHT, QUEUED, Entry, Ledger
 from symphra_django.models import BrokerTask
 from tests.databases import explain, use_database
 

@@ -27,7 +27,7 @@ QUEUES = ("default", "emails", "reports")
 @pytest.fixture
 def project(tmp_path):
     require("rabbitmq")
-    from symphra_django.backends.rabbitmq_topology import Topology
+    from symphra_django.backends.rabbitmq.topology import Topology
     from tests.conformance.factory_rabbitmq import delete_names
 
     namespace = "e2e" + uuid.uuid4().hex[:10]

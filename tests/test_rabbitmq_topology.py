@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("pika")
 
-from symphra_django.backends.rabbitmq_topology import (  # noqa: E402
+from symphra_django.backends.rabbitmq.topology import (  # noqa: E402
     LEVELS,
     LOWEST_LEVEL,
     MAX_LADDER_DELAY,

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from symphra_django.backends.redis import RedisBackend
-from symphra_django.backends.redis_keys import queue_keys
+from symphra_django.backends.redis.backend import RedisBackend
+from symphra_django.backends.redis.keys import queue_keys
 from symphra_django.exceptions import BackendUnavailable
 from symphra_django.messages import DELAYED, TaskMessage
 from tests.services import require

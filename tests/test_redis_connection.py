@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from symphra_django.backends.redis import RedisBackend
-from symphra_django.backends.redis_connection import (
+from symphra_django.backends.redis.backend import RedisBackend
+from symphra_django.backends.redis.connection import (
     CLUSTER, SENTINEL, SINGLE, import_redis, parse_url, url_from_cache,
 )
-from symphra_django.urls_masking import mask_url
+from symphra_django.utils.secrets import mask_url
 
 
 def test_plain_url():

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import redis
 
-from symphra_django.backends.redis import RedisBackend
+from symphra_django.backends.redis.backend import RedisBackend
 from symphra_django.exceptions import BackendUnavailable
 from symphra_django.messages import TaskMessage
 from tests.redis_servers import redis_servers  # noqa: F401 - fixture

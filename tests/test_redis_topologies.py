@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from symphra_django.backends.redis import RedisBackend
+from symphra_django.backends.redis.backend import RedisBackend
 from symphra_django.messages import TaskMessage
 from tests.redis_servers import REDIS_CLI, free_port, redis_servers  # noqa: F401 - fixture
 

@@ -10,10 +10,10 @@ import pytest
 from symphra_django import Scheduler
 from symphra_django.backends import MemoryBackend
 from symphra_django.exceptions import BackendUnavailable
-from symphra_django.execution import Runner
-from symphra_django.registry import TaskRegistry
-from symphra_django.scheduler import connect_backend
-from symphra_django.tasks import declare
+from symphra_django.runtime.runner import Runner
+from symphra_django.tasks.registry import TaskRegistry
+from symphra_django.runtime.scheduler import connect_backend
+from symphra_django.tasks.base import declare
 from tests.sampleapp import tasks as sample
 
 
@@ -115,10 +115,10 @@ def test_the_queue_connection_stays_open_between_tasks_unless_a_task_breaks_it()
 
 
 def test_periodic_outcomes_are_recorded_in_the_ledger(events):
-    from symphra_django.ledger import MemoryLedger
+    from symphra_django.runtime.ticks import MemoryLedger
     import time
 
-    from symphra_django.schedules import OnceSchedule
+    from symphra_django.tasks.schedules import OnceSchedule
 
     registry = TaskRegistry()
     ledger = MemoryLedger()

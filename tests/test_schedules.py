@@ -10,8 +10,8 @@ from django.test import override_settings
 
 from symphra_django import cron, daily, every, hourly, interval, monthly, once, scheduled, weekly
 from symphra_django.exceptions import TaskDeclarationError
-from symphra_django.registry import registry
-from symphra_django.schedules import CronSchedule, IntervalSchedule, OnceSchedule
+from symphra_django.tasks.registry import registry
+from symphra_django.tasks.schedules import CronSchedule, IntervalSchedule, OnceSchedule
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")

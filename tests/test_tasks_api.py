@@ -11,8 +11,8 @@ from django.test import override_settings
 
 from symphra_django import RetryPolicy, task
 from symphra_django.exceptions import EnqueueError, TaskDeclarationError
-from symphra_django.registry import TaskRegistry
-from symphra_django.tasks import declare
+from symphra_django.tasks.registry import TaskRegistry
+from symphra_django.tasks.base import declare
 from tests.sampleapp.tasks import async_remember, remember, send_email
 
 
@@ -66,7 +66,7 @@ def test_a_parameter_named_like_an_option_goes_to_the_task(memory):
         bound = takes_queue.using(queue="emails").enqueue(queue="q")
         assert bound.queue == "emails" and bound.kwargs == {"queue": "q"}
     finally:
-        from symphra_django.registry import registry
+        from symphra_django.tasks.registry import registry
 
         registry.unregister("tests.takes_queue")
 

@@ -178,7 +178,7 @@ def test_a_task_that_keeps_killing_its_workers_ends_in_the_failed_store(memory):
 
 def test_one_task_wakes_one_idle_thread_not_the_whole_pool(events):
     from symphra_django.backends.memory import MemoryBackend
-    from symphra_django.worker import WorkerPool
+    from symphra_django.runtime.worker import WorkerPool
 
     class CountingBackend(MemoryBackend):
         claimers: list[str] = []
@@ -207,7 +207,7 @@ def test_one_task_wakes_one_idle_thread_not_the_whole_pool(events):
 
 def test_idle_threads_do_not_poll_a_backend_that_wakes_them(events):
     from symphra_django.backends.memory import MemoryBackend
-    from symphra_django.worker import WorkerPool
+    from symphra_django.runtime.worker import WorkerPool
 
     class WakingBackend(MemoryBackend):
         wakes_workers = True
@@ -239,6 +239,6 @@ def wait_for_an_event(events: list, timeout: float = 5.0) -> None:
 
 
 def sample_options():
-    from symphra_django.tasks import EnqueueOptions
+    from symphra_django.tasks.base import EnqueueOptions
 
     return EnqueueOptions()

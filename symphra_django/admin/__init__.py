@@ -11,11 +11,11 @@ Permissions are documented in docs/admin.md.
 
 from django.contrib import admin
 
-from ..models import FailedTask, Queue, ScheduleState
-from . import queued_tasks  # noqa: F401 - registers QueuedTaskAdmin
-from .failed import FailedTaskAdmin
-from .queues import QueueAdmin
-from .schedules import ScheduleStateAdmin
+from symphra_django.models import FailedTask, Queue, ScheduleState
+from symphra_django.admin import queued_tasks  # noqa: F401 - registers QueuedTaskAdmin
+from symphra_django.admin.failed import FailedTaskAdmin
+from symphra_django.admin.queues import QueueAdmin
+from symphra_django.admin.schedules import ScheduleStateAdmin
 
 admin.site.register(Queue, QueueAdmin)
 admin.site.register(FailedTask, FailedTaskAdmin)

@@ -18,8 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from ..exceptions import BackendUnavailable
-from ..status import problem_text
+from symphra_django.exceptions import BackendUnavailable
+from symphra_django.ops.status import problem_text
 
 APP_LABEL = "symphra_django"
 

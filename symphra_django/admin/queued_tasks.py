@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from ..models import QueuedTask
+from symphra_django.models import QueuedTask
 
 
 @admin.register(QueuedTask)

@@ -13,13 +13,14 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
-from .. import status, throughput
-from ..backends import QueueBackend
-from ..backends.base import NotSupported
-from ..exceptions import BackendUnavailable
-from ..urls_masking import mask_urls_in
-from .chart import throughput_svg
-from .guard import OperationsAdmin, can, guarded, render
+from symphra_django.ops import status
+from symphra_django.runtime import throughput
+from symphra_django.backends import QueueBackend
+from symphra_django.backends.base import NotSupported
+from symphra_django.exceptions import BackendUnavailable
+from symphra_django.utils.secrets import mask_urls_in
+from symphra_django.admin.chart import throughput_svg
+from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
 
 logger = logging.getLogger("symphra_django.admin")
 
@@ -78,7 +79,7 @@ class QueueAdmin(OperationsAdmin):
 
     def history_url(self, backend: QueueBackend, queue: str) -> str | None:
         """The database backend's rows have a full ModelAdmin; link to it."""
-        from ..backends.database import DatabaseBackend
+        from symphra_django.backends.database.backend import DatabaseBackend
 
         if not isinstance(backend, DatabaseBackend):
             return None

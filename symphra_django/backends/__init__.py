@@ -11,9 +11,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .base import NotSupported, QueueBackend
-from .handler import SHORT_NAMES, backends
-from .memory import MemoryBackend
+from symphra_django.backends.base import NotSupported, QueueBackend
+from symphra_django.backends.handler import SHORT_NAMES, backends
+from symphra_django.backends.memory import MemoryBackend
 
 _LAZY = {
     "DatabaseBackend": ("database", "DatabaseBackend"),

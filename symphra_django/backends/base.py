@@ -28,8 +28,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from ..messages import DEFAULT_QUEUE, QueueStats, TaskMessage, to_timestamp
-from ..validation import validate_identifier
+from symphra_django.messages import DEFAULT_QUEUE, QueueStats, TaskMessage, to_timestamp
+from symphra_django.utils.identifiers import validate_identifier
 
 logger = logging.getLogger("symphra_django.backends")
 

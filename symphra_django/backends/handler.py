@@ -16,8 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from .. import conf
-from .base import QueueBackend
+from symphra_django import conf
+from symphra_django.backends.base import QueueBackend
 
 logger = logging.getLogger("symphra_django.backends")
 

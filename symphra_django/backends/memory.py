@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage
-from .base import Listeners, QueueBackend, Wakeable, lease_expired_error
-from .deadlines import Deadlines
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage
+from symphra_django.backends.base import Listeners, QueueBackend, Wakeable, lease_expired_error
+from symphra_django.backends.deadlines import Deadlines
 
 
 @dataclass

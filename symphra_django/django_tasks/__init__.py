@@ -12,22 +12,22 @@ setting that names it.
 
 from __future__ import annotations
 
-from .compat import HAS_DJANGO_TASKS
+from symphra_django.django_tasks.compat import HAS_DJANGO_TASKS
 
 if HAS_DJANGO_TASKS:
-    from .backend import SymphraBackend
+    from symphra_django.django_tasks.backend import SymphraBackend
 else:
-    from .compat import UnavailableBackend as SymphraBackend
+    from symphra_django.django_tasks.compat import UnavailableBackend as SymphraBackend
 
 
 def app_ready() -> None:
     """Called by the app's ``ready()``: register the system check and, on
     Django 6, the runner of every queue a ``TASKS`` alias of ours names, so
     ``runscheduler`` consumes those queues in every process."""
-    from . import checks  # noqa: F401 - registers the system check
+    from symphra_django.django_tasks import checks  # noqa: F401 - registers the system check
 
     if HAS_DJANGO_TASKS:
-        from .runner import register_configured_runners
+        from symphra_django.django_tasks.bridge import register_configured_runners
 
         register_configured_runners()
 
@@ -36,7 +36,7 @@ def __getattr__(name: str):
     # prune_results touches the models: import it lazily so the package can
     # be imported before the app registry is ready.
     if name == "prune_results":
-        from .retention import prune_results
+        from symphra_django.django_tasks.retention import prune_results
 
         return prune_results
     raise AttributeError(name)

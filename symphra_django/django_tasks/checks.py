@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from .compat import HAS_DJANGO_TASKS, needs_django_6
+from symphra_django.django_tasks.compat import HAS_DJANGO_TASKS, needs_django_6
 
 
 @checks.register(checks.Tags.compatibility)

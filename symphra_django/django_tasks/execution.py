@@ -14,13 +14,13 @@ from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
 
-from ..backends import QueueBackend
-from ..messages import FAILED
-from ..models.results import DjangoTaskResult
-from ..worker import worker_id
-from .resolve import UnknownDjangoTask, resolve_task
-from .results import to_task_result, update_task_result
-from .runner import ResultNotStored
+from symphra_django.backends import QueueBackend
+from symphra_django.messages import FAILED
+from symphra_django.models.results import DjangoTaskResult
+from symphra_django.runtime.worker import worker_id
+from symphra_django.django_tasks.resolve import UnknownDjangoTask, resolve_task
+from symphra_django.django_tasks.results import to_task_result, update_task_result
+from symphra_django.django_tasks.bridge import ResultNotStored
 
 logger = logging.getLogger("symphra_django.django_tasks")
 

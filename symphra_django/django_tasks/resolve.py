@@ -40,7 +40,7 @@ def remember(task: Task) -> None:
 
 def resolve_task(path: str, alias: str) -> Task:
     """The Django task at ``path`` enqueued through TASKS alias ``alias``."""
-    from .backend import SymphraBackend
+    from symphra_django.django_tasks.backend import SymphraBackend
 
     module_name, _, attribute = path.rpartition(".")
     if not module_name or not attribute.isidentifier():

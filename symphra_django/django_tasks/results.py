@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 
-from ..models.results import DjangoTaskResult
+from symphra_django.models.results import DjangoTaskResult
 
 
 def to_task_result(row: DjangoTaskResult, task: Task) -> TaskResult:

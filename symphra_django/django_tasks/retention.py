@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .. import conf
-from ..models.results import DjangoTaskResult
-from ..pruning import delete_in_batches
+from symphra_django import conf
+from symphra_django.models.results import DjangoTaskResult
+from symphra_django.ops.pruning import delete_in_batches
 
 logger = logging.getLogger("symphra_django.django_tasks")
 

@@ -1,7 +1,7 @@
 """Tasks finished per minute, per backend alias and queue (the admin's chart).
 
 Workers count in memory and add their counts here every few seconds
-(:mod:`symphra_django.throughput`), so one row per alias, queue and minute
+(:mod:`symphra_django.runtime.throughput`), so one row per alias, queue and minute
 costs one write per flush, never one per task.
 """
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from symphra_django import Scheduler
-from symphra_django.ledger import DatabaseLedger
+from symphra_django.runtime.ticks import DatabaseLedger
 from symphra_django.models import ScheduleState
 from tests.sampleapp import tasks as sample
 from tests.services import in_ci

@@ -12,8 +12,8 @@ import pytest
 from django.db import connections
 
 from symphra_django.backends import QueueBackend
-from symphra_django.backends.database import DatabaseBackend
-from symphra_django.backends.database_time import model_datetime
+from symphra_django.backends.database.backend import DatabaseBackend
+from symphra_django.backends.database.times import model_datetime
 from symphra_django.models import QueuedTask
 from tests.databases import use_database
 

@@ -26,7 +26,7 @@ class RabbitMQFactory(BackendFactory):
         request.applymarker(pytest.mark.django_db(transaction=True))
 
     def build(self, **options: object) -> QueueBackend:
-        from symphra_django.backends.rabbitmq import RabbitMQBackend
+        from symphra_django.backends.rabbitmq.backend import RabbitMQBackend
 
         return RabbitMQBackend(alias="conformance", url=URL, exchange_name=self.namespace, **options)
 

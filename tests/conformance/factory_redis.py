@@ -13,12 +13,12 @@ class RedisFactory(BackendFactory):
     services = ("redis",)
 
     def build(self, **options: object) -> QueueBackend:
-        from symphra_django.backends.redis import RedisBackend
+        from symphra_django.backends.redis.backend import RedisBackend
 
         return RedisBackend(alias="conformance", url=URL, key_prefix=self.namespace, **options)
 
     def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        from symphra_django.backends.redis_keys import order_head
+        from symphra_django.backends.redis.keys import order_head
 
         # Filed by the backend's own enqueue script, as a task with a
         # payload nobody can read.

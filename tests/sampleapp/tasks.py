@@ -10,7 +10,7 @@ import threading
 import time
 
 from symphra_django import RetryPolicy, cron, task
-from symphra_django.context import current_message
+from symphra_django.tasks.context import current_message
 
 EVENTS: list[tuple] = []
 _lock = threading.Lock()

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django.backends import backends
-from symphra_django.moving import MoveError, QueueMove, move_tasks
+from symphra_django.ops.moving import MoveError, QueueMove, move_tasks
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django import conf
-from symphra_django.backends.database_history import FINISHED, prune_history
+from symphra_django.backends.database.history import FINISHED, prune_history
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

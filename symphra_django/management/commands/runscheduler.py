@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django import conf
 from symphra_django.exceptions import BackendUnavailable
-from symphra_django.runner import RunOptions, configure_logging, run
+from symphra_django.runtime.processes import RunOptions, configure_logging, run
 
 VERBOSITY_LEVELS = {0: logging.ERROR, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from symphra_django.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_status
+from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_status
 
 COLUMNS = ("alias", "queue", "ready", "delayed", "in flight", "failed", "oldest due", "health")
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from symphra_django.backends import backends
-from symphra_django.tasks import EnqueueOptions
+from symphra_django.tasks.base import EnqueueOptions
 from tests.sampleapp.tasks import write_row
 
 

@@ -1,0 +1,257 @@
+"""The SQL of the database backend, one dialect per engine family.
+
+The hot path (enqueue, claim, acknowledge) runs hand-written statements
+instead of the ORM: no model instances, one round trip per batch. Table and
+column names come from ``QueuedTask._meta`` quoted by the connection; every
+value is a query parameter. Status values are constants of this module.
+
+* SQLite claims with one ``UPDATE … WHERE id IN (SELECT … LIMIT n)
+  RETURNING``: a single write statement is atomic and never upgrades a read
+  transaction to a write one (the "database is locked" trap).
+* PostgreSQL runs the same statement with ``FOR UPDATE SKIP LOCKED`` in the
+  sub-select, so concurrent workers claim disjoint rows without waiting.
+* MySQL/MariaDB cannot ``LIMIT`` inside ``IN (…)`` nor return rows from an
+  ``UPDATE``: it selects ``FOR UPDATE SKIP LOCKED`` then updates by id, in one
+  transaction.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from symphra_django.models import QueuedTask
+from symphra_django.backends.sql_names import TableNames
+
+READY = QueuedTask.Status.READY.value
+IN_FLIGHT = QueuedTask.Status.IN_FLIGHT.value
+FAILED = QueuedTask.Status.FAILED.value
+DONE = QueuedTask.Status.DONE.value
+
+#: Columns written by enqueue, in parameter order.
+INSERT_FIELDS = (
+    "id", "queue", "task_name", "status", "priority", "scheduled_time", "seq",
+    "payload", "attempts", "max_attempts", "created_at", "updated_at",
+)
+#: Columns reset when a done/failed id is enqueued again.
+RESET_FIELDS = ("lease_token", "lease_expires", "last_error", "traceback", "finished_at")
+#: What a claim returns per row.
+CLAIM_FIELDS = ("id", "payload", "attempts", "seq")
+
+SUPPORTED_VENDORS = ("sqlite", "postgresql", "mysql")
+
+
+class Dialect:
+    """Statements for one connection's engine, built once per backend.
+
+    Statement builders are cached (``functools.cache``): a backend keeps its
+    dialect for the life of the process, and the hot path reuses the strings.
+    """
+
+    #: Appended to the claim's row selection.
+    lock_clause = ""
+    #: Whether the claim is ``UPDATE … RETURNING`` (else select, then update).
+    claim_returns = True
+    #: Whether enqueue is one upsert (else insert-ignore plus a fallback update).
+    upserts = True
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        names = TableNames(connection, QueuedTask)
+        self.table, self.col, self.max_params = names.table, names.col, names.max_params
+        c = self.col
+        # A held lease: the row is in flight under this token and not expired.
+        self.held = (
+            f"{c['status']} = '{IN_FLIGHT}' AND {c['lease_token']} = %s "
+            f"AND {c['lease_expires']} > %s"
+        )
+        self.select_due = (
+            f"SELECT {c['id']} FROM {self.table} WHERE {c['queue']} = %s "
+            f"AND {c['status']} = '{READY}' AND {c['scheduled_time']} <= %s "
+            f"ORDER BY {c['priority']} DESC, {c['scheduled_time']}, {c['seq']} "
+            f"LIMIT %s{self.lock_clause}"
+        )
+        self.lease_set = (
+            f"{c['status']} = '{IN_FLIGHT}', {c['attempts']} = {c['attempts']} + 1, "
+            f"{c['lease_token']} = %s, {c['lease_expires']} = %s, {c['updated_at']} = %s"
+        )
+
+    # -- enqueue -------------------------------------------------------------
+
+    @cache
+    def insert(self, rows: int) -> str:
+        """Insert ``rows`` rows; a done/failed id is overwritten, a ready or
+        in-flight one is left alone (C2)."""
+        c = self.col
+        values = ", ".join(["(" + ", ".join(["%s"] * len(INSERT_FIELDS)) + ")"] * rows)
+        columns = ", ".join(c[f] for f in INSERT_FIELDS)
+        sets = ", ".join(
+            [f"{c[f]} = excluded.{c[f]}" for f in INSERT_FIELDS if f != "id"]
+            + [f"{c[f]} = NULL" for f in RESET_FIELDS]
+        )
+        return (
+            f"INSERT INTO {self.table} ({columns}) VALUES {values} "
+            f"ON CONFLICT ({c['id']}) DO UPDATE SET {sets} "
+            f"WHERE {self.table}.{c['status']} IN ('{DONE}', '{FAILED}')"
+        )
+
+    @cache
+    def reenqueue(self) -> str:
+        """Overwrite a done/failed row (parameters: INSERT_FIELDS minus id, then id)."""
+        c = self.col
+        sets = ", ".join(
+            [f"{c[f]} = %s" for f in INSERT_FIELDS if f != "id"]
+            + [f"{c[f]} = NULL" for f in RESET_FIELDS]
+        )
+        return (
+            f"UPDATE {self.table} SET {sets} WHERE {c['id']} = %s "
+            f"AND {c['status']} IN ('{DONE}', '{FAILED}')"
+        )
+
+    def rows_per_insert(self) -> int:
+        return max(1, min(500, self.max_params // len(INSERT_FIELDS)))
+
+    # -- claim ----------------------------------------------------------------
+
+    @cache
+    def claim(self) -> str:
+        """Params: token, expires, now, queue, now, limit."""
+        c = self.col
+        returning = ", ".join(c[f] for f in CLAIM_FIELDS)
+        return (
+            f"UPDATE {self.table} SET {self.lease_set} "
+            f"WHERE {c['id']} IN ({self.select_due}) RETURNING {returning}"
+        )
+
+    def claim_select(self) -> str:
+        """Params: queue, now, limit (dialects without ``UPDATE … RETURNING``)."""
+        c = self.col
+        fields = ", ".join(c[f] for f in CLAIM_FIELDS)
+        return self.select_due.replace(f"SELECT {c['id']} ", f"SELECT {fields} ", 1)
+
+    @cache
+    def claim_update(self, rows: int) -> str:
+        """Params: token, expires, now, then the ids."""
+        return (
+            f"UPDATE {self.table} SET {self.lease_set} "
+            f"WHERE {self.col['id']} IN ({', '.join(['%s'] * rows)})"
+        )
+
+    @cache
+    def expired_leases(self) -> str:
+        """Params: now, limit. Served by ``symphra_lease_idx``."""
+        c = self.col
+        return (
+            f"SELECT {c['id']}, {c['lease_token']}, {c['attempts']}, {c['max_attempts']} "
+            f"FROM {self.table} WHERE {c['status']} = '{IN_FLIGHT}' "
+            f"AND {c['lease_expires']} <= %s ORDER BY {c['lease_expires']} LIMIT %s"
+        )
+
+    @cache
+    def release_expired(self) -> str:
+        """Params: now, id, token. Back to ready, whoever else got there first."""
+        c = self.col
+        return (
+            f"UPDATE {self.table} SET {c['status']} = '{READY}', "
+            f"{c['lease_token']} = NULL, {c['lease_expires']} = NULL, {c['updated_at']} = %s "
+            f"WHERE {c['id']} = %s AND {c['status']} = '{IN_FLIGHT}' AND {c['lease_token']} = %s"
+        )
+
+    @cache
+    def fail_expired(self) -> str:
+        """Params: error, now, now, id, token."""
+        c = self.col
+        return (
+            f"UPDATE {self.table} SET {c['status']} = '{FAILED}', {c['last_error']} = %s, "
+            f"{c['traceback']} = NULL, {c['lease_token']} = NULL, {c['lease_expires']} = NULL, "
+            f"{c['finished_at']} = %s, {c['updated_at']} = %s "
+            f"WHERE {c['id']} = %s AND {c['status']} = '{IN_FLIGHT}' AND {c['lease_token']} = %s"
+        )
+
+    # -- answers to a lease ---------------------------------------------------
+
+    @cache
+    def finish(self, rows: int, keep_history: bool) -> str:
+        """Params: [now, now,] token, now, then the ids."""
+        c = self.col
+        where = f"{self.held} AND {c['id']} IN ({', '.join(['%s'] * rows)})"
+        if not keep_history:
+            return f"DELETE FROM {self.table} WHERE {where}"
+        return (
+            f"UPDATE {self.table} SET {c['status']} = '{DONE}', {c['lease_token']} = NULL, "
+            f"{c['lease_expires']} = NULL, {c['finished_at']} = %s, {c['updated_at']} = %s "
+            f"WHERE {where}"
+        )
+
+    @cache
+    def requeue(self) -> str:
+        """Params: scheduled_time, payload, error, traceback, now, id, token, now."""
+        c = self.col
+        return (
+            f"UPDATE {self.table} SET {c['status']} = '{READY}', {c['scheduled_time']} = %s, "
+            f"{c['payload']} = %s, {c['last_error']} = %s, {c['traceback']} = %s, "
+            f"{c['lease_token']} = NULL, {c['lease_expires']} = NULL, {c['updated_at']} = %s "
+            f"WHERE {c['id']} = %s AND {self.held}"
+        )
+
+    @cache
+    def fail(self, held: bool = True) -> str:
+        """Params: error, traceback, now, now, id, token[, now]."""
+        c = self.col
+        condition = self.held if held else f"{c['lease_token']} = %s"
+        return (
+            f"UPDATE {self.table} SET {c['status']} = '{FAILED}', {c['last_error']} = %s, "
+            f"{c['traceback']} = %s, {c['lease_token']} = NULL, {c['lease_expires']} = NULL, "
+            f"{c['finished_at']} = %s, {c['updated_at']} = %s "
+            f"WHERE {c['id']} = %s AND {condition}"
+        )
+
+    @cache
+    def extend(self) -> str:
+        """Params: expires, id, token, now."""
+        c = self.col
+        return (
+            f"UPDATE {self.table} SET {c['lease_expires']} = %s "
+            f"WHERE {c['id']} = %s AND {self.held}"
+        )
+
+
+class SQLiteDialect(Dialect):
+    pass
+
+
+class PostgreSQLDialect(Dialect):
+    lock_clause = " FOR UPDATE SKIP LOCKED"
+
+
+class MySQLDialect(Dialect):
+    lock_clause = " FOR UPDATE SKIP LOCKED"
+    claim_returns = False
+    upserts = False
+
+    @cache
+    def insert(self, rows: int) -> str:
+        """``INSERT IGNORE``: duplicates are skipped and counted out of the
+        rowcount; the backend then re-enqueues done/failed ids by update."""
+        c = self.col
+        values = ", ".join(["(" + ", ".join(["%s"] * len(INSERT_FIELDS)) + ")"] * rows)
+        columns = ", ".join(c[f] for f in INSERT_FIELDS)
+        return f"INSERT IGNORE INTO {self.table} ({columns}) VALUES {values}"
+
+
+DIALECTS: dict[str, type[Dialect]] = {
+    "sqlite": SQLiteDialect,
+    "postgresql": PostgreSQLDialect,
+    "mysql": MySQLDialect,
+}
+
+
+def dialect_for(connection: BaseDatabaseWrapper) -> Dialect:
+    try:
+        cls = DIALECTS[connection.vendor]
+    except KeyError:
+        raise NotImplementedError(
+            f"the database backend supports {', '.join(SUPPORTED_VENDORS)}; database "
+            f"{connection.alias!r} is {connection.vendor!r}"
+        ) from None
+    return cls(connection)

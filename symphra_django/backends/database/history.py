@@ -1,0 +1,61 @@
+"""Retention of the database backend's history: pruning old finished rows.
+
+Acknowledged (``done``) and failed rows are the history; they are deleted
+once older than ``SYMPHRA["HISTORY_RETENTION"]`` seconds, in small batches
+(each its own short transaction) so that workers claiming from the same table
+are never held up for long. ``prunetasks`` is the command-line front end; a
+scheduler can call :func:`prune_history` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from symphra_django import conf
+from symphra_django.models import QueuedTask
+from symphra_django.ops.pruning import delete_in_batches
+from symphra_django.backends.database.times import model_datetime
+from symphra_django.backends.database.config import queue_databases
+
+logger = logging.getLogger("symphra_django.backends.database")
+
+FINISHED = (QueuedTask.Status.DONE.value, QueuedTask.Status.FAILED.value)
+
+
+def prune_history(
+    older_than: float | None = None,
+    *,
+    databases: Iterable[str] | None = None,
+    statuses: Iterable[str] = FINISHED,
+    batch_size: int = 500,
+    dry_run: bool = False,
+) -> int:
+    """Delete finished rows whose ``finished_at`` is more than ``older_than``
+    seconds ago (default: the ``HISTORY_RETENTION`` setting; None there means
+    keep forever). Returns how many rows were (or, with ``dry_run``, would be)
+    deleted, over every queue database (or those given)."""
+    if older_than is None:
+        older_than = conf.get("HISTORY_RETENTION")
+        if older_than is None:
+            return 0
+    if older_than < 0:
+        raise ValueError(f"older_than must be >= 0 seconds, got {older_than!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    statuses = list(statuses)
+    unknown = sorted(set(statuses) - set(FINISHED))
+    if unknown:
+        raise ValueError(f"cannot prune status(es) {unknown}; choose among {list(FINISHED)}")
+    cutoff = model_datetime(time.time() - older_than)
+    total = 0
+    for database in queue_databases() if databases is None else databases:
+        old = QueuedTask.objects.using(database).filter(
+            status__in=statuses, finished_at__lt=cutoff
+        )
+        total += delete_in_batches(old, batch_size, dry_run=dry_run)
+        if dry_run:
+            continue
+        logger.info("pruned history of database %r: %d row(s) so far", database, total)
+    return total

@@ -1,0 +1,179 @@
+"""The database backend's inspection and failed-store methods, on the ORM.
+
+Stats, status, peek, queues, clear and the failed store are not on the hot
+path: they use the ORM through ``QueuedTask.objects.using(database)``. Mixed
+into :class:`~symphra_django.backends.database.backend.DatabaseBackend`, which
+provides ``database``, ``_run`` (retries) and ``_expire_leases``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from django.db import DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Case, Count, IntegerField, Min, Q, Value, When
+
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
+from symphra_django.models import QueuedTask
+from symphra_django.backends.database import claims as sql
+from symphra_django.backends.database.times import model_datetime, to_epoch
+
+logger = logging.getLogger("symphra_django.backends.database")
+
+
+class DatabaseInspection:
+    """Read and manage queue rows with the ORM (see the module docstring)."""
+
+    #: The DATABASES alias of the queue (set by DatabaseBackend).
+    database: str
+
+    def _rows(self, queue: str | None = None):
+        rows = QueuedTask.objects.using(self.database)
+        return rows if queue is None else rows.filter(queue=self.queue_for(queue))
+
+    def get_stats_sync(self, queue: str | None = None) -> QueueStats:
+        self._expire_leases()
+        now = model_datetime(time.time())
+        due = Q(status=sql.READY, scheduled_time__lte=now)
+        counts = self._run(
+            lambda _: self._rows(self.queue_for(queue)).aggregate(
+                ready=Count("pk", filter=due),
+                delayed=Count("pk", filter=Q(status=sql.READY, scheduled_time__gt=now)),
+                in_flight=Count("pk", filter=Q(status=sql.IN_FLIGHT)),
+                failed=Count("pk", filter=Q(status=sql.FAILED)),
+                oldest_due=Min("scheduled_time", filter=due),
+            )
+        )
+        oldest = counts.pop("oldest_due")
+        return QueueStats(**counts, oldest_due=to_epoch(oldest) if oldest else None)
+
+    def get_queue_size_sync(self, queue: str | None = None) -> int:
+        self._expire_leases()
+        pending = self._rows(self.queue_for(queue)).pending()
+        return self._run(lambda _: pending.count())
+
+    def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
+        self._expire_leases()
+        row = self._run(
+            lambda _: self._rows(self.queue_for(queue))
+            .filter(pk=task_id)
+            .values_list("status", "scheduled_time")
+            .first()
+        )
+        if row is None:
+            return None
+        status, scheduled = row
+        if status == sql.READY:
+            return READY if to_epoch(scheduled) <= time.time() else DELAYED
+        return {sql.IN_FLIGHT: IN_FLIGHT, sql.FAILED: FAILED}.get(status)
+
+    def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
+        now = model_datetime(time.time())
+        rows = (
+            self._rows(self.queue_for(queue))
+            .filter(status=sql.READY)
+            .annotate(
+                later=Case(
+                    When(scheduled_time__lte=now, then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("later", "-priority", "scheduled_time", "seq")
+            .values_list("id", "queue", "payload", "attempts", "last_error", "traceback")[:limit]
+        )
+        return [self._message(*row) for row in self._run(lambda _: list(rows))]
+
+    def _message(
+        self,
+        task_id: str,
+        queue: str,
+        payload: str,
+        attempts: int,
+        error: str | None,
+        traceback: str | None,
+    ) -> TaskMessage:
+        try:
+            task = TaskMessage.from_json(payload)
+        except CorruptPayload as exc:
+            task = corrupt_message(payload, str(exc), queue=queue, task_id=task_id)
+            task.error = error or task.error
+            return task
+        task.id, task.queue, task.attempts = task_id, queue, attempts
+        task.error, task.traceback = error, traceback
+        return task
+
+    def queues_sync(self) -> list[str]:
+        names = self._rows().values_list("queue", flat=True).distinct().order_by("queue")
+        return self._run(lambda _: list(names))
+
+    def clear_sync(self, queue: str | None = None) -> int:
+        pending = self._rows(self.queue_for(queue)).pending()
+        return self._run(lambda _: pending.delete()[0])
+
+    def health_check_sync(self) -> bool:
+        def ping(connection: BaseDatabaseWrapper) -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                return cursor.fetchone() is not None
+
+        try:
+            return self._run(ping)
+        except DatabaseError:
+            logger.debug("health check of %s failed", self.describe(), exc_info=True)
+            return False
+
+    # -- the failed store ---------------------------------------------------------
+
+    def list_failed_sync(
+        self, queue: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[TaskMessage]:
+        rows = (
+            self._rows(self.queue_for(queue))
+            .filter(status=sql.FAILED)
+            .order_by("-finished_at", "-seq")
+            .values_list(
+                "id", "queue", "payload", "attempts", "last_error", "traceback", "finished_at"
+            )[offset : offset + limit]
+        )
+        out = []
+        for *fields, finished in self._run(lambda _: list(rows)):
+            task = self._message(*fields)
+            if finished is not None:
+                task.meta["failed_at"] = to_epoch(finished)
+            out.append(task)
+        return out
+
+    def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        failed = self._rows(self.queue_for(queue)).filter(
+            pk__in=list(task_ids), status=sql.FAILED
+        )
+        now = time.time()
+        moved = 0
+        for task_id, queue_name, payload in self._run(
+            lambda _: list(failed.values_list("id", "queue", "payload"))
+        ):
+            try:
+                payload = TaskMessage.from_json(payload).copy(
+                    scheduled_time=now, attempts=0
+                ).to_json()
+            except CorruptPayload:
+                pass  # retried as is: it fails again with its reason
+            moved += self._run(
+                lambda _: failed.filter(pk=task_id).update(
+                    status=sql.READY, scheduled_time=model_datetime(now), attempts=0,
+                    payload=payload, last_error=None, traceback=None, finished_at=None,
+                    updated_at=model_datetime(now),
+                )
+            )
+        return moved
+
+    def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        failed = self._rows(self.queue_for(queue)).filter(
+            pk__in=list(task_ids), status=sql.FAILED
+        )
+        return self._run(lambda _: failed.delete()[0])

@@ -1,0 +1,576 @@
+"""The RabbitMQ backend (pika): confirmed, durable, delayed without plugins.
+
+How the pieces fit (docs/backends/rabbitmq.md has the pictures):
+
+* ``rabbitmq_link.BrokerLink`` — one connection and channel owned by one I/O
+  thread; every other thread marshals its calls to it (pika is not
+  thread-safe). Publisher confirms with ``mandatory``, one consumer per work
+  queue with a bounded prefetch, acks batched with ``multiple``, reconnection.
+* ``rabbitmq_topology.Topology`` — exchange/queue names, priorities, and the
+  binary ladder of TTL queues that delays messages without a plugin.
+* ``rabbitmq_ledger.Ledger`` — one row per unfinished task in the project
+  database: de-duplication of ids (C2), states for stats, and which copy of a
+  message is current, so a stale or duplicate copy is dropped, never run.
+* ``rabbitmq_inbox`` — prefetched deliveries, ordered exactly (C4), and the
+  leases this process has handed out (C5/C6), expired by a reaper thread.
+* ``rabbitmq_publisher`` — a task as a message: body, headers, route.
+* ``rabbitmq_failed`` — the failed queues, browsed for the admin.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+try:
+    import pika
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImproperlyConfigured(
+        "The RabbitMQ backend needs the pika package: pip install symphra-django[rabbitmq]"
+    ) from exc
+
+from symphra_django import conf
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
+from symphra_django.utils.secrets import mask_url
+from symphra_django.utils.identifiers import validate_identifier
+from symphra_django.backends.base import Listeners, NotSupported, QueueBackend, Wakeable, lease_expired_error
+from symphra_django.backends.rabbitmq.inbox import Delivery, Held, Inbox, Lease, LeaseTable
+from symphra_django.backends.rabbitmq.ledger import FAILED as LEDGER_FAILED
+from symphra_django.backends.rabbitmq.ledger import IN_FLIGHT as LEDGER_IN_FLIGHT
+from symphra_django.backends.rabbitmq.ledger import QUEUED, Entry, Ledger
+from symphra_django.backends.rabbitmq.failed import FailedStore
+from symphra_django.backends.rabbitmq.link import BrokerLink
+from symphra_django.backends.rabbitmq.publisher import TASK_ID, TOKEN, Publisher
+from symphra_django.backends.rabbitmq.topology import Topology
+
+logger = logging.getLogger("symphra_django.backends.rabbitmq")
+
+#: How long an empty queue is not asked about again (see ``_take``).
+QUIET_SECONDS = 0.05
+
+
+class RabbitMQBackend(QueueBackend):
+    """Tasks in RabbitMQ queues; see the module docstring for the design.
+
+    Thread-safe: one instance is shared by every worker thread of a process.
+    """
+
+    #: Every task reaches a consumer as a delivery (due now, out of the delay
+    #: ladder, or returned by the broker), and a delivery wakes the workers.
+    wakes_workers = True
+
+    def __init__(
+        self,
+        *,
+        alias: str = "default",
+        url: str = "amqp://guest:guest@127.0.0.1:5672/%2F",
+        queue_name: str = "default",
+        exchange_name: str = "symphra",
+        durable: bool = True,
+        max_priority: int = 10,
+        prefetch: int = 256,
+        lease_seconds: float | None = None,
+        max_attempts: int | None = None,
+        database: str = "default",
+    ) -> None:
+        super().__init__(
+            alias=alias, queue_name=queue_name, lease_seconds=lease_seconds, max_attempts=max_attempts
+        )
+        if not isinstance(max_priority, int) or isinstance(max_priority, bool) or not 0 <= max_priority <= 255:
+            raise ValueError(f"max_priority must be an integer from 0 to 255, got {max_priority!r}")
+        if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 1:
+            raise ValueError(f"prefetch must be an integer >= 1, got {prefetch!r}")
+        if not isinstance(url, str) or not url.startswith(("amqp://", "amqps://")):
+            raise ValueError(f"url must start with amqp:// or amqps://, got {mask_url(url)!r}")
+        self.masked_url = mask_url(url)
+        self.prefetch = prefetch
+        self.durable = bool(durable)
+        self.topology = Topology(
+            validate_identifier(exchange_name, "exchange_name"), durable=self.durable, max_priority=max_priority
+        )
+        self.ledger = Ledger(self.topology.namespace, database)
+        self.database_aliases = (database,)
+        self._parameters = pika.URLParameters(url)
+        self.publisher = Publisher(self.topology, durable=self.durable, link=lambda: self.link, label=self.masked_url)
+        self.failed = FailedStore(
+            self._parameters, ledger=self.ledger, publisher=self.publisher, ensure_queue=self._ensure_queue
+        )
+        self._inboxes: dict[str, Inbox] = defaultdict(Inbox)
+        self._listeners = Listeners()
+        self._leases = LeaseTable()
+        self._lock = threading.Condition()
+        self._declare_lock = threading.Lock()
+        # Queues declared on the current connection; the topology remembers
+        # every queue ever declared (to list and delete them).
+        self._declared: set[str] = set()
+        self._connect_lock = threading.Lock()
+        self._link: BrokerLink | None = None
+        self._reaper: threading.Thread | None = None
+        self._stopping = threading.Event()
+        # Lease tokens only need to be unique: a random prefix and a counter.
+        self._lease_prefix = uuid.uuid4().hex[:16]
+        self._lease_numbers = itertools.count()
+
+    def describe(self) -> str:
+        return f"RabbitMQBackend({self.alias}, {self.masked_url}, exchange={self.topology.namespace})"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def connect_sync(self) -> None:
+        with self._connect_lock:
+            if self._link is None:
+                self._connect()
+
+    def _connect(self) -> None:
+        link = BrokerLink(
+            self._parameters, label=self.masked_url, prefetch=self.prefetch,
+            on_delivery=self._on_delivery, on_lost=self._on_lost,
+        )
+        link.start(conf.get("CONNECT_RETRIES"))
+        self._link = link
+        link.declare(self.topology.base_declarations())
+        self._ensure_queue(self.default_queue)
+        self._stopping.clear()
+        self._reaper = threading.Thread(target=self._reap_forever, name=f"symphra-leases-{self.alias}", daemon=True)
+        self._reaper.start()
+
+    def disconnect_sync(self) -> None:
+        self._stopping.set()
+        if self._reaper is not None:
+            self._reaper.join(10)
+            self._reaper = None
+        if self._link is not None:
+            self._link.stop()
+            self._link = None
+        with self._lock:
+            self._inboxes.clear()
+            self._leases = LeaseTable()
+        self._declared.clear()
+
+    @property
+    def link(self) -> BrokerLink:
+        if self._link is None:
+            self.connect_sync()
+        assert self._link is not None
+        return self._link
+
+    # -- topology --------------------------------------------------------------------
+
+    def _ensure_queue(self, queue: str) -> None:
+        if queue in self._declared:
+            return
+        with self._declare_lock:
+            if queue not in self._declared:
+                validate_identifier(queue, "queue name")
+                self.link.declare(self.topology.queue_declarations(queue))
+                self._declared.add(queue)
+                self.topology.declared_queues.add(queue)
+
+    def _ensure_consumer(self, queue: str) -> bool:
+        """Start consuming ``queue``; True if this call started it."""
+        self._ensure_queue(queue)
+        inbox = self._inboxes[queue]
+        if inbox.consuming:
+            return False
+        self.link.consume(self.topology.work_queue(queue))
+        inbox.consuming = True
+        inbox.started = time.monotonic()
+        return True
+
+    # -- producing ------------------------------------------------------------------------
+
+    def enqueue_sync(
+        self,
+        task: TaskMessage,
+        scheduled_time: datetime | float | None = None,
+        priority: int | None = None,
+    ) -> bool:
+        self.prepare(task, scheduled_time, priority)
+        return self.enqueue_many_sync([task]) == 1
+
+    def enqueue_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
+        by_queue: dict[str, list[TaskMessage]] = defaultdict(list)
+        for task in tasks:
+            by_queue[task.queue].append(task)
+        added = 0
+        for queue, batch in by_queue.items():
+            self._ensure_queue(queue)
+            entries = {}
+            for task in batch:
+                if task.id not in entries:
+                    entries[task.id] = Entry(task.id, uuid.uuid4().hex, task.scheduled_time)
+            accepted = self.ledger.add(queue, list(entries.values()))
+            tokens = {entry.task_id: entry.token for entry in accepted}
+            outgoing = [self.publisher.message(task, tokens.pop(task.id)) for task in batch if task.id in tokens]
+            self._inboxes[queue].quiet_until = 0.0
+            if self.ledger.in_transaction():
+                # The rows become visible at commit: a message published now
+                # would find none and be dropped as stale. Publish at commit
+                # (nothing at all on rollback), as Django's on_commit does.
+                transaction.on_commit(partial(self.publisher.publish, outgoing), using=self.ledger.database)
+            else:
+                try:
+                    self.publisher.publish(outgoing)
+                except Exception:
+                    self.ledger.forget(queue, accepted)
+                    raise
+            added += len(outgoing)
+        return added
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def add_listener(self, event: Wakeable) -> None:
+        self._listeners.add(event)
+
+    def remove_listener(self, event: Wakeable) -> None:
+        self._listeners.remove(event)
+
+    def _on_delivery(self, generation: int, broker_queue: str, method, properties, body: bytes) -> None:
+        # Runs in the I/O thread: only file the delivery, never block.
+        queue = broker_queue[len(self.topology.work_queue("")):]
+        with self._lock:
+            inbox = self._inboxes[queue]
+            was_empty = not inbox
+            inbox.put(Delivery.of(generation, method.delivery_tag, properties, body))
+            self._lock.notify_all()
+        if was_empty:
+            # Workers busy with earlier deliveries come back for the rest by
+            # themselves; only an empty inbox may have put them to sleep.
+            self._listeners.wake()
+
+    def _on_lost(self, generation: int) -> None:
+        # The broker requeues everything the lost channel held unacked.
+        with self._lock:
+            for inbox in self._inboxes.values():
+                inbox.drop_generation(generation)
+
+    def dequeue_sync(
+        self,
+        max_items: int = 1,
+        *,
+        queue: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> list[TaskMessage]:
+        queue = self.queue_for(queue)
+        lease = lease_seconds or self.default_lease_seconds
+        self._reap()
+        started = self._ensure_consumer(queue)
+        deliveries = self._take(queue, max_items, fresh=started)
+        if not deliveries:
+            return []
+        try:
+            return self._claim(queue, deliveries, lease)
+        except Exception:
+            # Whatever was not settled goes back to the inbox for the next
+            # claim: a delivery dropped here would stay unacknowledged (and
+            # its task unrun) as long as this process lives.
+            with self._lock:
+                for delivery in deliveries:
+                    if not delivery.settled:
+                        self._inboxes[queue].put(delivery)
+            raise
+
+    def _take(self, queue: str, max_items: int, *, fresh: bool) -> list[Delivery]:
+        """Up to ``max_items`` prefetched deliveries, best first (C4).
+
+        The broker orders by its priority then FIFO; exact order needs the
+        messages side by side, so when the inbox is empty but the ledger says
+        tasks are due, or deliveries are still streaming in, wait briefly.
+        """
+        inbox = self._inboxes[queue]
+        with self._lock:
+            ask_ledger = not inbox and (fresh or time.monotonic() >= inbox.quiet_until)
+        if ask_ledger:
+            due = self.ledger.due_count(queue, time.time())
+            wait = 0.3 if fresh else 0.1
+            limit = time.monotonic() + wait
+            # Workers come back to an empty inbox after every task: the
+            # ledger is asked again QUIET_SECONDS after this wait, or as soon
+            # as this process publishes to the queue. Deliveries in between
+            # wake the workers by themselves (wakes_workers).
+            inbox.quiet_until = limit + QUIET_SECONDS
+            with self._lock:
+                # The broker sends at most `prefetch` unacknowledged deliveries,
+                # and the leases this process holds are some of them.
+                target = min(due, self.prefetch - self._leases.held(queue))
+                while len(inbox) < target and self._lock.wait(max(0.0, limit - time.monotonic())):
+                    pass
+        with self._lock:
+            # A batch still arriving: a few milliseconds buy a full batch.
+            limit = time.monotonic() + 0.01
+            while inbox.streaming(0.002) and len(inbox) < max_items and time.monotonic() < limit:
+                self._lock.wait(0.002)
+            return inbox.take(max_items)
+
+    def _claim(self, queue: str, deliveries: list[Delivery], lease: float) -> list[TaskMessage]:
+        now = time.time()
+        claim = uuid.uuid4().hex
+        expires = now + lease
+        fresh: list[tuple[Delivery, TaskMessage, Entry]] = []
+        for delivery in deliveries:
+            try:
+                task = TaskMessage.from_json(delivery.body)
+            except CorruptPayload as exc:
+                self._fail_corrupt(queue, delivery, str(exc))
+                continue
+            token = delivery.header(TOKEN)
+            if not isinstance(token, str):
+                self._fail_corrupt(queue, delivery, "no symphra token header (not published by symphra_django)")
+                continue
+            if task.scheduled_time > now:
+                self._repark(queue, delivery, task.scheduled_time)
+                continue
+            fresh.append((delivery, task, Entry(task.id, token)))
+        claimed = self.ledger.claim(queue, [entry for _, _, entry in fresh], claim, expires)
+        out: list[TaskMessage] = []
+        for delivery, task, entry in fresh:
+            if entry.task_id in claimed:
+                out.append(self._lease(queue, delivery, task, entry, claim, expires, task.attempts + 1))
+            else:
+                task = self._unclaimed(queue, delivery, task, entry, claim, expires)
+                if task is not None:
+                    out.append(task)
+        return out
+
+    def _unclaimed(
+        self, queue: str, delivery: Delivery, task: TaskMessage, entry: Entry, claim: str, expires: float
+    ) -> TaskMessage | None:
+        """A copy whose row was not ``queued``: stale, parked, or orphaned by a
+        dead consumer (its lease expired, so it is ours now)."""
+        row = self.ledger.state_and_lease(queue, entry)
+        now = time.time()
+        if row is None or row[0] == LEDGER_FAILED:
+            self._settle(delivery)  # a stale copy
+            return None
+        state, lease_expires = row
+        if state == LEDGER_IN_FLIGHT and lease_expires is not None and lease_expires > now:
+            # Someone holds it; if they died the broker gave us their copy, so
+            # keep it (delayed) until their lease is over, then look again.
+            self._repark(queue, delivery, lease_expires)
+            return None
+        prior = self.ledger.reclaim(queue, entry, claim, expires)
+        if prior is None:
+            self._settle(delivery)
+            return None
+        attempts = task.attempts + 1
+        if prior == LEDGER_IN_FLIGHT:
+            # The dead consumer's delivery was an attempt (C7).
+            task.attempts += 1
+            if self.attempts_exhausted(task):
+                self._to_failed(queue, delivery, task, entry.token, claim, lease_expired_error(task), None)
+                return None
+            attempts += 1
+        return self._lease(queue, delivery, task, entry, claim, expires, attempts)
+
+    def _lease(
+        self, queue: str, delivery: Delivery, task: TaskMessage, entry: Entry, claim: str, expires: float,
+        attempts: int,
+    ) -> TaskMessage:
+        task.attempts = attempts
+        task.lease_token = f"{self._lease_prefix}{next(self._lease_numbers)}"
+        task.lease_expires = expires
+        held = Lease(
+            queue=queue, task_id=task.id, body=delivery.body, attempts=attempts, token=task.lease_token,
+            claim=claim, ledger_token=entry.token, generation=delivery.generation, tag=delivery.tag,
+            expires=expires,
+        )
+        with self._lock:
+            self._leases.add(held)
+        delivery.settled = True
+        return task
+
+    def _settle(self, delivery: Held) -> None:
+        """Acknowledge a delivery this process is done with."""
+        self.link.ack(delivery.generation, [delivery.tag])
+        delivery.settled = True
+
+    def _repark(self, queue: str, delivery: Delivery, due: float) -> None:
+        """Send a copy back through the delay ladder until ``due`` (never early, C3)."""
+        self.publisher.publish([self.publisher.copy(queue, delivery.body, delivery.properties, due)])
+        self._settle(delivery)
+
+    def _fail_corrupt(self, queue: str, delivery: Delivery, reason: str) -> None:
+        task_id = delivery.header(TASK_ID)
+        stand_in = corrupt_message(delivery.body, reason, queue=queue, task_id=task_id if isinstance(task_id, str) else None)
+        stand_in.meta["failed_at"] = time.time()
+        token = uuid.uuid4().hex
+        self.publisher.publish([self.publisher.message(stand_in, token, failed=True)])
+        self.ledger.record_failed(queue, Entry(stand_in.id, token, stand_in.scheduled_time))
+        self._settle(delivery)
+        logger.warning("corrupt payload on queue %r moved to the failed queue: %s", queue, reason)
+
+    def _to_failed(
+        self, queue: str, delivery: Held, task: TaskMessage, token: str, claim: str,
+        error: str | None, traceback: str | None,
+    ) -> None:
+        task.error, task.traceback = error, traceback
+        task.lease_token = task.lease_expires = None
+        task.meta["failed_at"] = time.time()
+        self.publisher.publish([self.publisher.message(task, token, failed=True)])
+        self.ledger.fail(queue, task.id, claim)
+        self._settle(delivery)
+
+    # -- answering a lease ------------------------------------------------------------------
+
+    def _release_lease(self, task: TaskMessage) -> Lease | None:
+        with self._lock:
+            return self._leases.pop_if_held(task, time.time())
+
+    def acknowledge_sync(self, task: TaskMessage) -> bool:
+        return self.acknowledge_many_sync([task]) == 1
+
+    def acknowledge_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
+        now = time.time()
+        with self._lock:
+            held = [lease for lease in (self._leases.pop_if_held(t, now) for t in tasks) if lease]
+        by_queue: dict[str, list[Lease]] = defaultdict(list)
+        for lease in held:
+            by_queue[lease.queue].append(lease)
+        for queue, leases in by_queue.items():
+            self.ledger.finish(queue, [lease.task_id for lease in leases], {lease.claim for lease in leases})
+        tags: dict[int, list[int]] = defaultdict(list)
+        for lease in held:
+            tags[lease.generation].append(lease.tag)
+        for generation, generation_tags in tags.items():
+            self.link.ack(generation, generation_tags)
+        return len(held)
+
+    def reject_sync(
+        self,
+        task: TaskMessage,
+        requeue: bool = False,
+        *,
+        delay: float = 0.0,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> bool:
+        lease = self._release_lease(task)
+        if lease is None:
+            return False
+        stored = lease.message()
+        if requeue:
+            stored.error, stored.traceback = error, traceback
+            stored.scheduled_time = time.time() + max(0.0, delay)
+            self._requeue(lease, stored)
+        else:
+            self._to_failed(lease.queue, lease, stored, lease.ledger_token, lease.claim, error, traceback)
+        return True
+
+    def _requeue(self, lease: Lease, stored: TaskMessage) -> None:
+        # The row goes back to "queued" before the copy is published, so the
+        # copy can be claimed the moment it arrives.
+        if self.ledger.release(lease.queue, stored.id, lease.claim, stored.scheduled_time):
+            self._inboxes[lease.queue].quiet_until = 0.0
+            self.publisher.publish([self.publisher.message(stored, lease.ledger_token)])
+        self.link.ack(lease.generation, [lease.tag])
+
+    def extend_lease_sync(self, task: TaskMessage, seconds: float | None = None) -> bool:
+        expires = time.time() + (seconds or self.default_lease_seconds)
+        with self._lock:
+            lease = self._leases.extend(task, expires)
+        if lease is None:
+            return False
+        task.lease_expires = expires
+        self.ledger.extend(lease.queue, task.id, lease.claim, expires)
+        return True
+
+    # -- lease expiry (C6, C7) ------------------------------------------------------------------
+
+    def _reap_forever(self) -> None:
+        from django.db import connections
+
+        try:
+            while not self._stopping.wait(0.1):
+                try:
+                    self._reap()
+                except Exception:  # noqa: BLE001 - keep reaping; the broker redelivers on close
+                    logger.warning("could not return expired leases of %s", self.describe(), exc_info=True)
+        finally:
+            connections.close_all()
+
+    def _reap(self) -> None:
+        with self._lock:
+            expired = self._leases.pop_expired(time.time())
+        for index, lease in enumerate(expired):
+            stored = lease.message()
+            try:
+                if self.attempts_exhausted(stored):
+                    self._to_failed(lease.queue, lease, stored, lease.ledger_token, lease.claim,
+                                    lease_expired_error(stored), None)
+                else:
+                    self._requeue(lease, stored)
+            except Exception:
+                # Try these again on the next round rather than forget them.
+                with self._lock:
+                    for unsettled in expired[index:]:
+                        self._leases.add(unsettled)
+                raise
+
+    # -- inspecting --------------------------------------------------------------------------------
+
+    def get_stats_sync(self, queue: str | None = None) -> QueueStats:
+        return QueueStats(**self.ledger.counts(self.queue_for(queue), time.time()))
+
+    def get_queue_size_sync(self, queue: str | None = None) -> int:
+        return self.get_stats_sync(queue).size
+
+    def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
+        now = time.time()
+        row = self.ledger.state_of(self.queue_for(queue), task_id, now)
+        if row is None:
+            return None
+        state, scheduled_time = row
+        if state == QUEUED:
+            return DELAYED if scheduled_time > now else READY
+        return IN_FLIGHT if state == LEDGER_IN_FLIGHT else FAILED
+
+    def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
+        raise NotSupported(
+            "RabbitMQ cannot show queued messages without taking them off the queue; "
+            "get_stats() gives the counts"
+        )
+
+    def queues_sync(self) -> list[str]:
+        return sorted(set(self.ledger.queue_names()) | self.topology.declared_queues)
+
+    def clear_sync(self, queue: str | None = None) -> int:
+        queue = self.queue_for(queue)
+        self._ensure_queue(queue)
+        count = self.ledger.clear(queue)
+        with self._lock:
+            dropped = self._inboxes[queue].take(len(self._inboxes[queue]))
+            dropped += self._leases.pop_queue(queue)
+        for item in dropped:
+            self.link.ack(item.generation, [item.tag])
+        # Copies still in the delay ladder find no row when they arrive and
+        # are dropped then.
+        self.link.purge(self.topology.work_queue(queue))
+        return count
+
+    def health_check_sync(self) -> bool:
+        return self._link is not None and self._link.ready
+
+    # -- the failed store (rabbitmq_failed) -------------------------------------------------
+
+    def list_failed_sync(self, queue: str | None = None, limit: int = 100, offset: int = 0) -> list[TaskMessage]:
+        return self.failed.list(self.queue_for(queue), limit, offset)
+
+    def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        queue = self.queue_for(queue)
+        moved = self.failed.retry(queue, task_ids)
+        self._inboxes[queue].quiet_until = 0.0
+        return moved
+
+    def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        return self.failed.delete(self.queue_for(queue), task_ids)

@@ -1,0 +1,127 @@
+"""The RabbitMQ backend's failed store: a dead-letter queue per named queue.
+
+The admin's operations (list, retry, delete) *browse* the failed queue: on a
+short-lived connection of their own, fetch every message with ``basic.get``
+without acknowledging it, acknowledge the ones to remove (after republishing
+them, confirmed, for a retry), and close the channel, which returns every
+other message to the queue in its place. The ledger says which failed copy
+of a task is current; stale ones (the id was enqueued again since) are
+removed while browsing. These are rare operator actions; workers never
+browse. Two operators browsing one failed queue at once each see part of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import pika
+
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import TaskMessage
+from symphra_django.backends.rabbitmq.ledger import Ledger
+from symphra_django.backends.rabbitmq.link import Outgoing, PublishFailed
+from symphra_django.backends.rabbitmq.publisher import TOKEN, Publisher
+
+KEEP = "keep"
+DROP = "drop"
+
+#: What happens to one browsed failed task (the current copy): KEEP, DROP,
+#: or an Outgoing to publish (confirmed) before it is removed.
+Decision = Callable[[TaskMessage, str], "str | Outgoing"]
+
+
+class FailedStore:
+    def __init__(
+        self,
+        parameters: pika.URLParameters,
+        *,
+        ledger: Ledger,
+        publisher: Publisher,
+        ensure_queue: Callable[[str], None],
+    ) -> None:
+        self._parameters = parameters
+        self._ledger = ledger
+        self._publisher = publisher
+        self._ensure_queue = ensure_queue
+
+    def list(self, queue: str, limit: int, offset: int) -> list[TaskMessage]:
+        found: list[TaskMessage] = []
+
+        def keep(task: TaskMessage, _token: str) -> str:
+            found.append(task)
+            return KEEP
+
+        self._browse(queue, keep)
+        found.reverse()  # newest first
+        return found[offset : offset + limit]
+
+    def retry(self, queue: str, task_ids: Iterable[str]) -> int:
+        wanted = set(task_ids)
+        moved = 0
+
+        def retry(task: TaskMessage, token: str) -> str | Outgoing:
+            nonlocal moved
+            if task.id not in wanted:
+                return KEEP
+            task.scheduled_time = time.time()
+            task.attempts = 0
+            task.meta.pop("failed_at", None)
+            # The row says "queued" before the copy exists, so it can be
+            # claimed the moment it arrives.
+            if not self._ledger.requeue_failed(queue, task.id, token, task.scheduled_time):
+                return KEEP
+            moved += 1
+            return self._publisher.message(task, token)
+
+        self._browse(queue, retry)
+        return moved
+
+    def delete(self, queue: str, task_ids: Iterable[str]) -> int:
+        wanted = set(task_ids)
+        deleted = 0
+
+        def delete(task: TaskMessage, token: str) -> str:
+            nonlocal deleted
+            if task.id in wanted and self._ledger.delete_failed(queue, task.id, token):
+                deleted += 1
+                return DROP
+            return KEEP
+
+        self._browse(queue, delete)
+        return deleted
+
+    def _browse(self, queue: str, decide: Decision) -> None:
+        self._ensure_queue(queue)
+        tokens = self._ledger.failed_tokens(queue)
+        connection = pika.BlockingConnection(self._parameters)
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            while True:
+                method, properties, body = channel.basic_get(self._publisher.topology.failed_queue(queue))
+                if method is None:
+                    break
+                token = (properties.headers or {}).get(TOKEN)
+                try:
+                    task = TaskMessage.from_json(body)
+                except CorruptPayload:
+                    task = None
+                if task is None or tokens.get(task.id) != token:
+                    verdict: str | Outgoing = DROP  # a stale copy
+                else:
+                    verdict = decide(task, token)
+                if verdict == KEEP:
+                    continue
+                if isinstance(verdict, Outgoing):
+                    try:
+                        channel.basic_publish(
+                            verdict.exchange, verdict.routing_key, verdict.body, verdict.properties, mandatory=True
+                        )
+                    except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+                        raise PublishFailed(f"could not move a failed task back: {exc!r}") from exc
+                channel.basic_ack(method.delivery_tag)
+            channel.close()
+        finally:
+            if connection.is_open:
+                connection.close()

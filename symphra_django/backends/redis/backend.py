@@ -1,0 +1,363 @@
+"""The Redis queue backend: atomic, batched Lua scripts over one hash-tagged key set per queue.
+
+Configure it with a URL or by naming a django-redis ``CACHES`` alias::
+
+    SYMPHRA = {"BACKENDS": {"default": {
+        "BACKEND": "redis",
+        "OPTIONS": {"cache": "default"},            # or "url": "redis://host:6379/0"
+    }}}
+
+Every state change (enqueue with de-duplication, claim with delayed→ready
+promotion and expired-lease reclaim, ack, reject, lease extension) is one Lua
+script run atomically by the server; claims and acks take whole batches, so a
+worker needs one round trip per batch. The key layout is in
+:mod:`~symphra_django.backends.redis.keys` and ``docs/backends/redis.md``.
+
+Thread-safe: redis-py clients hold a connection pool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import QueueStats, TaskMessage, corrupt_message
+from symphra_django.utils.identifiers import validate_identifier
+from symphra_django.backends.base import QueueBackend, Wakeable, lease_expired_error
+from symphra_django.backends.redis.client import ReconnectingClient
+from symphra_django.backends.redis.connection import parse_url, url_from_cache
+from symphra_django.backends.redis.keys import SCRIPT_BATCH, key_pattern, order_head, queue_from_key, queue_keys
+from symphra_django.backends.redis.wakeup import WakeListener
+
+logger = logging.getLogger("symphra_django.backends.redis")
+
+T = TypeVar("T")
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_PREFIX = "symphra"
+
+
+class RedisBackend(QueueBackend):
+    """Queues in Redis (one server, Sentinel or Cluster)."""
+
+    def __init__(
+        self,
+        *,
+        alias: str = "default",
+        url: str | None = None,
+        cache: str | None = None,
+        queue_name: str = "default",
+        pending_set: str | None = None,
+        key_prefix: str | None = None,
+        max_connections: int | None = None,
+        socket_timeout: float | None = 5.0,
+        lease_seconds: float | None = None,
+        max_attempts: int | None = None,
+        reconnect_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(
+            alias=alias, queue_name=queue_name, lease_seconds=lease_seconds,
+            max_attempts=max_attempts,
+        )
+        if url is not None and cache is not None:
+            raise ImproperlyConfigured(
+                f"SYMPHRA['BACKENDS'][{alias!r}]['OPTIONS'] sets both 'url' and 'cache'; "
+                "give one of them"
+            )
+        client_options: dict[str, Any] = {}
+        if cache is not None:
+            url, client_options = url_from_cache(cache)
+        if max_connections is not None:
+            client_options["max_connections"] = max_connections
+        if socket_timeout is not None:
+            client_options.setdefault("socket_timeout", socket_timeout)
+        self.target = parse_url(url or DEFAULT_URL)
+        # The seed named its one sorted set "pending_set"; here it names the
+        # namespace every queue's keys live under.
+        self.key_prefix = validate_identifier(
+            key_prefix or pending_set or DEFAULT_PREFIX, "key_prefix"
+        )
+        self._default_limit = max(0, int(max_attempts or 0))
+        self._connection = ReconnectingClient(self.target, client_options, float(reconnect_timeout))
+        self._wakeup = WakeListener(self._connection, key_pattern(self.key_prefix, "wake"))
+
+    def describe(self) -> str:
+        return f"RedisBackend({self.alias}, {self.target.display})"
+
+    # -- connection -------------------------------------------------------------
+
+    def connect_sync(self) -> None:
+        """Connect, retrying ``SYMPHRA['CONNECT_RETRIES']`` times with backoff."""
+        self._connection.connect()
+
+    def disconnect_sync(self) -> None:
+        self._wakeup.stop()
+        self._connection.close()
+
+    def add_listener(self, event: Wakeable) -> None:
+        self._wakeup.add(event)
+
+    def remove_listener(self, event: Wakeable) -> None:
+        self._wakeup.remove(event)
+
+    def _connected(self) -> Any:
+        return self._connection.connect()
+
+    def _call(self, func: Callable[[Any], T]) -> T:
+        return self._connection.call(func)
+
+    def _script(self, name: str, queue: str, args: list[Any]) -> Any:
+        keys = queue_keys(self.key_prefix, queue)
+        connection = self._connection
+        return self._call(lambda client: connection.scripts[name](keys=keys, args=args, client=client))
+
+    def _queue(self, queue: str | None) -> str:
+        return validate_identifier(self.queue_for(queue), "queue name")
+
+    # -- producing ------------------------------------------------------------------
+
+    def enqueue_sync(
+        self,
+        task: TaskMessage,
+        scheduled_time: datetime | float | None = None,
+        priority: int | None = None,
+    ) -> bool:
+        self.prepare(task, scheduled_time, priority)
+        return self._file("new", self._queue(task.queue), [task]) == 1
+
+    def enqueue_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
+        by_queue: dict[str, list[TaskMessage]] = defaultdict(list)
+        for task in tasks:
+            by_queue[self._queue(task.queue)].append(task)
+        return sum(self._file("new", queue, batch) for queue, batch in by_queue.items())
+
+    def _file(self, mode: str, queue: str, tasks: list[TaskMessage]) -> int:
+        filed = 0
+        for start in range(0, len(tasks), SCRIPT_BATCH):
+            args: list[Any] = [mode]
+            for task in tasks[start : start + SCRIPT_BATCH]:
+                args += [
+                    task.id,
+                    task.to_json(),
+                    max(0, task.attempts),
+                    max(0, task.max_attempts),
+                    order_head(task.priority, task.scheduled_time),
+                    repr(task.scheduled_time),
+                ]
+            filed += int(self._script("enqueue", queue, args))
+        return filed
+
+    # -- consuming --------------------------------------------------------------------
+
+    def dequeue_sync(
+        self,
+        max_items: int = 1,
+        *,
+        queue: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> list[TaskMessage]:
+        name = self._queue(queue)
+        lease = lease_seconds or self.default_lease_seconds
+        out: list[TaskMessage] = []
+        while len(out) < max_items:
+            wanted = min(max_items - len(out), SCRIPT_BATCH)
+            reply = self._script(
+                "claim", name, [wanted, lease, self._default_limit, uuid.uuid4().hex + ":"]
+            )
+            deadline, wait, items = float(reply[0]), reply[1], reply[2:]
+            if wait:
+                self._wakeup.wake_in(float(wait))
+            corrupt = []
+            for i in range(0, len(items), 4):
+                task_id, raw, attempts, token = items[i : i + 4]
+                task_id, token = task_id.decode(), token.decode()
+                try:
+                    task = TaskMessage.from_json(raw)
+                except CorruptPayload as exc:
+                    corrupt.append((task_id, token, str(exc)))
+                    continue
+                task.id, task.queue, task.attempts = task_id, name, int(attempts)
+                task.lease_token, task.lease_expires = token, deadline
+                out.append(task)
+            # C12: a payload that cannot be read is failed with its reason,
+            # and the batch is topped up from the tasks behind it.
+            for task_id, token, reason in corrupt:
+                logger.error("corrupt payload %r on queue %r: %s", task_id, name, reason)
+                record = json.dumps({"error": f"corrupt payload: {reason}", "traceback": None})
+                self._script("reject", name, [task_id, token, "fail", record])
+            if len(items) < 4 * wanted and not corrupt:
+                break
+        return out
+
+    def acknowledge_sync(self, task: TaskMessage) -> bool:
+        return self.acknowledge_many_sync([task]) == 1
+
+    def acknowledge_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
+        by_queue: dict[str, list[str]] = defaultdict(list)
+        names: dict[str, str] = {}
+        for task in tasks:
+            if task.lease_token is not None:
+                if task.queue not in names:
+                    names[task.queue] = self._queue(task.queue)
+                by_queue[names[task.queue]] += [task.id, task.lease_token]
+        return sum(
+            int(self._script("ack", queue, args[start : start + 2 * SCRIPT_BATCH]))
+            for queue, args in by_queue.items()
+            for start in range(0, len(args), 2 * SCRIPT_BATCH)
+        )
+
+    def reject_sync(
+        self,
+        task: TaskMessage,
+        requeue: bool = False,
+        *,
+        delay: float = 0.0,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> bool:
+        if task.lease_token is None:
+            return False
+        args: list[Any] = [task.id, task.lease_token]
+        if requeue:
+            back = task.copy(
+                error=error, traceback=traceback, scheduled_time=time.time() + max(0.0, delay)
+            )
+            args += [
+                "requeue",
+                back.to_json(),
+                order_head(back.priority, back.scheduled_time),
+                repr(back.scheduled_time),
+            ]
+        else:
+            args += ["fail", json.dumps({"error": error, "traceback": traceback})]
+        return int(self._script("reject", self._queue(task.queue), args)) == 1
+
+    def extend_lease_sync(self, task: TaskMessage, seconds: float | None = None) -> bool:
+        if task.lease_token is None:
+            return False
+        reply = self._script(
+            "extend", self._queue(task.queue),
+            [task.id, task.lease_token, seconds or self.default_lease_seconds],
+        )
+        if reply is None:
+            return False
+        task.lease_expires = float(reply)
+        return True
+
+    # -- inspecting ----------------------------------------------------------------------
+
+    def _inspect(self, queue: str, what: str, argument: Any = "") -> Any:
+        return self._script("inspect", queue, [what, self._default_limit, argument])
+
+    def get_stats_sync(self, queue: str | None = None) -> QueueStats:
+        ready, delayed, in_flight, failed, oldest = self._inspect(self._queue(queue), "stats")
+        return QueueStats(
+            ready=int(ready), delayed=int(delayed), in_flight=int(in_flight), failed=int(failed),
+            oldest_due=float(oldest) if oldest is not None else None,
+        )
+
+    def get_queue_size_sync(self, queue: str | None = None) -> int:
+        return self.get_stats_sync(queue).size
+
+    def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
+        state = self._inspect(self._queue(queue), "status", task_id)
+        return state.decode() if state is not None else None
+
+    def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
+        name = self._queue(queue)
+        items = self._inspect(name, "peek", max(0, int(limit))) if limit > 0 else []
+        tasks = []
+        for i in range(0, len(items), 3):
+            try:
+                task = TaskMessage.from_json(items[i + 1])
+            except CorruptPayload:
+                continue  # shown by list_failed once a claim has failed it
+            task.id, task.queue, task.attempts = items[i].decode(), name, int(items[i + 2])
+            tasks.append(task)
+        return tasks
+
+    def queues_sync(self) -> list[str]:
+        names: set[str] = set()
+        for suffix in ("tasks", "failed"):
+            pattern = key_pattern(self.key_prefix, suffix)
+            keys = self._call(lambda client, p=pattern: list(client.scan_iter(match=p, count=1000)))
+            names.update(queue_from_key(self.key_prefix, key.decode()) for key in keys)
+        return sorted(names)
+
+    def clear_sync(self, queue: str | None = None) -> int:
+        return int(self._script("clear", self._queue(queue), []))
+
+    def health_check_sync(self) -> bool:
+        # One quick try, not the start-up retries: the admin must not hang.
+        try:
+            return self._connection.ping_once()
+        except Exception:  # noqa: BLE001 - health checks never raise (C11)
+            logger.debug("health check of %s failed", self.describe(), exc_info=True)
+            return False
+
+    # -- the failed store -------------------------------------------------------------------
+
+    def list_failed_sync(
+        self, queue: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[TaskMessage]:
+        name = self._queue(queue)
+        items = self._script("failed", name, ["list", max(0, offset), max(0, limit)]) if limit > 0 else []
+        return [
+            self._failed_task(name, items[i].decode(), items[i + 1])
+            for i in range(0, len(items), 2)
+        ]
+
+    def _failed_task(self, queue: str, task_id: str, raw_record: bytes) -> TaskMessage:
+        try:
+            record = json.loads(raw_record.decode("utf-8", "replace"))
+            payload = record["payload"]
+        except (ValueError, KeyError, TypeError) as exc:
+            return corrupt_message(raw_record, f"unreadable failed record: {exc}", queue=queue, task_id=task_id)
+        try:
+            task = TaskMessage.from_json(payload)
+        except CorruptPayload as exc:
+            task = corrupt_message(payload, str(exc), queue=queue, task_id=task_id)
+        task.id, task.queue = task_id, queue
+        task.attempts = int(record.get("attempts") or 0)
+        task.traceback = record.get("traceback")
+        if record.get("reason") == "lease_expired":
+            task.error = lease_expired_error(task)
+        elif record.get("error") is not None:
+            task.error = record["error"]
+        task.meta["failed_at"] = record.get("failed_at")
+        return task
+
+    def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        name = self._queue(queue)
+        ids = list(task_ids)
+        if not ids:
+            return 0
+        failed_key = queue_keys(self.key_prefix, name)[7]
+        records = self._call(lambda client: client.hmget(failed_key, ids))
+        now = time.time()
+        tasks = []
+        for task_id, raw in zip(ids, records):
+            if raw is None:
+                continue
+            task = self._failed_task(name, task_id, raw)
+            if task.name == "<corrupt>":
+                continue  # nothing runnable to put back
+            task.scheduled_time, task.attempts = now, 0
+            task.meta.pop("failed_at", None)
+            tasks.append(task)
+        return self._file("retry", name, tasks) if tasks else 0
+
+    def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        ids = list(task_ids)
+        if not ids:
+            return 0
+        return int(self._script("failed", self._queue(queue), ["delete", *ids]))

@@ -1,0 +1,140 @@
+"""What ``runscheduler`` does: one Scheduler per process, signals, burst mode.
+
+With ``processes > 1`` this process runs the beat and its own workers and
+starts ``processes - 1`` worker-only child processes (spawned, so each has
+its own interpreter, GIL and database connections). SIGTERM/SIGINT are passed
+on to the children; each process shuts down gracefully on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from symphra_django.runtime.scheduler import Scheduler, install_signal_handlers
+from symphra_django.tasks.base import known_queues
+
+logger = logging.getLogger("symphra_django.scheduler")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    backend: str = "default"
+    queues: list[str] | None = None
+    workers: int = 4
+    processes: int = 1
+    batch_size: int | None = None
+    beat: bool = True
+    work: bool = True
+    burst: bool = False
+    shutdown_timeout: float | None = None
+    log_level: int | None = None
+    child: bool = False
+
+
+def configure_logging(level: int | None) -> None:
+    """Log symphra_django at ``level``, to stderr unless LOGGING routes it."""
+    if level is None:
+        return
+    log = logging.getLogger("symphra_django")
+    log.setLevel(level)
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+        log.addHandler(handler)
+
+
+def build_scheduler(options: RunOptions) -> Scheduler:
+    if options.queues:
+        unknown = sorted(set(options.queues) - known_queues())
+        if unknown:
+            raise ValueError(
+                f"unknown queue(s) {', '.join(map(repr, unknown))}; known queues are "
+                f"{', '.join(sorted(known_queues()))} (SYMPHRA['QUEUES'] and the queues tasks declare)"
+            )
+    return Scheduler(
+        options.backend,
+        queues=options.queues,
+        workers=options.workers,
+        batch_size=options.batch_size,
+        shutdown_timeout=options.shutdown_timeout,
+        beat=options.beat and not options.child,
+        work=options.work,
+    )
+
+
+def run(options: RunOptions) -> None:
+    scheduler = build_scheduler(options)
+    from symphra_django.tasks.registry import registry
+
+    role = "child" if options.child else "main"
+    logger.info(
+        "runscheduler %s process %d starting: backend %s, queues %s, %d worker thread(s)%s%s%s",
+        role, os.getpid(), scheduler.backend.describe(), ", ".join(scheduler.queue_names()),
+        options.workers if options.work else 0,
+        f", {options.processes} process(es)" if not options.child else "",
+        ", beat on" if scheduler.beat_enabled else ", beat off",
+        ", burst mode" if options.burst else "",
+    )
+    if not options.child:
+        logger.info("%d task(s) declared, %d periodic", len(registry), len(registry.periodic()))
+    children = [] if options.child or not options.work else _start_children(options)
+    try:
+        if options.burst:
+            scheduler.run_burst()
+        else:
+            requested = threading.Event()
+            install_signal_handlers(requested)
+            if children:
+                _forward_signals(children)
+            scheduler.run_until(requested)
+    finally:
+        for child in children:
+            child.join()
+            if child.exitcode not in (0, None):
+                logger.warning("worker process %s exited with code %s", child.pid, child.exitcode)
+    stats = scheduler.metrics.totals()
+    logger.info("runscheduler %s process %d stopped: %d run(s), %d succeeded, %d failed, %d retried",
+                role, os.getpid(), stats.runs, stats.successes, stats.failures, stats.retries)
+
+
+def _start_children(options: RunOptions) -> list[Any]:
+    context = multiprocessing.get_context("spawn")
+    children = []
+    for _ in range(options.processes - 1):
+        child = context.Process(target=_child_main, args=(asdict(replace(options, child=True)),),
+                                name="symphra-worker-process")
+        child.start()
+        children.append(child)
+    return children
+
+
+def _forward_signals(children: list[Any]) -> None:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def forward(signum: int, frame: Any) -> None:
+        for child in children:
+            if child.is_alive() and child.pid:
+                try:
+                    os.kill(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        handler = previous[signal.Signals(signum)]
+        if callable(handler):
+            handler(signum, frame)
+
+    for sig in previous:
+        signal.signal(sig, forward)
+
+
+def _child_main(options: dict[str, Any]) -> None:
+    import django
+
+    django.setup()
+    configure_logging(options.get("log_level"))
+    run(RunOptions(**options))

@@ -1,0 +1,103 @@
+"""Running one task call: sync or async, with a timeout, with Django's
+database connection hygiene around it (as Django does around a request)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from typing import Any
+
+from django.db import close_old_connections, connections
+
+from symphra_django.exceptions import TaskTimeout
+from symphra_django.tasks.base import Task
+
+
+def release_connections(keep: frozenset[str] = frozenset()) -> None:
+    """Django's ``close_old_connections()`` (as around a request), except that
+    connections of the ``keep`` aliases are not closed for age.
+
+    Those are the worker's own queue connections (the database backend claims
+    and acknowledges through them): closing them after every task with
+    ``CONN_MAX_AGE = 0`` would reconnect for every claim. They are still
+    closed when broken or left outside autocommit by a task.
+    """
+    for conn in connections.all(initialized_only=True):
+        if conn.alias in keep:
+            conn.close_at = None
+        conn.close_if_unusable_or_obsolete()
+
+
+class Runner:
+    """Runs task calls for one worker thread (which owns an event loop for
+    ``async def`` tasks). ``keep`` names the database aliases the worker's
+    queue backend uses (see ``release_connections``)."""
+
+    def __init__(self, keep: frozenset[str] = frozenset()) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.keep = keep
+        self._released = False
+
+    def new_batch(self) -> None:
+        """Time may have passed since the last task: check the connections
+        again before the next one."""
+        self._released = False
+
+    def run(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        timeout = task.effective_timeout
+        # Like request_started / request_finished: drop connections that are
+        # broken or past CONN_MAX_AGE, so a long-lived worker never keeps a
+        # stale connection or leaks one per task. Within a batch the check
+        # after one task is the check before the next.
+        if not self._released:
+            release_connections(self.keep)
+        self._released = True
+        try:
+            if task.is_async:
+                return self._run_async(task, args, kwargs, timeout)
+            if timeout is None:
+                return task.func(*args, **kwargs)
+            return _run_with_timeout(task, args, kwargs, timeout)
+        finally:
+            release_connections(self.keep)
+
+    def _run_async(self, task: Task, args: list[Any], kwargs: dict[str, Any], timeout: float | None) -> Any:
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        try:
+            return self._loop.run_until_complete(asyncio.wait_for(task.func(*args, **kwargs), timeout))
+        except (asyncio.TimeoutError, TimeoutError):
+            raise TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s") from None
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.close()
+
+
+def _run_with_timeout(task: Task, args: list[Any], kwargs: dict[str, Any], timeout: float) -> Any:
+    """Run a sync task in its own thread and stop waiting after ``timeout``.
+
+    Python cannot kill a thread: a task past its time is recorded as failed
+    and its thread is abandoned (a daemon thread, so it cannot block exit).
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = task.func(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the worker thread
+            outcome["error"] = exc
+        finally:
+            close_old_connections()
+
+    # The task's thread sees the worker's context (current_message()).
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(target,), name=f"symphra-task-{task.name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

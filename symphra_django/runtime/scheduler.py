@@ -1,0 +1,273 @@
+"""The Scheduler: beat plus a worker pool around one backend, with a lifecycle.
+
+Usable from code as in the seed library::
+
+    scheduler = Scheduler()                 # memory backend
+    scheduler.register_task(send_report, queue="reports")
+    scheduler.start()
+    ...
+    scheduler.stop()
+
+and by ``manage.py runscheduler``, which adds signals, processes and burst mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from symphra_django import conf
+from symphra_django.backends import MemoryBackend, QueueBackend, backends
+from symphra_django.backends.base import NotSupported
+from symphra_django.runtime.beat import Beat
+from symphra_django.exceptions import BackendUnavailable
+from symphra_django.runtime.ticks import DatabaseLedger, Ledger, MemoryLedger
+from symphra_django.runtime.housekeeping import Housekeeper
+from symphra_django.messages import TaskMessage
+from symphra_django.runtime.metrics import Metrics
+from symphra_django.tasks.registry import TaskRegistry, registry as default_registry
+from symphra_django.tasks.base import Task, declare
+from symphra_django.runtime.throughput import ThroughputRecorder
+from symphra_django.runtime.worker import WorkerPool
+
+logger = logging.getLogger("symphra_django.scheduler")
+
+
+def connect_backend(backend: QueueBackend, retries: int | None = None) -> None:
+    """Connect, retrying with backoff; BackendUnavailable after ``retries``."""
+    retries = conf.get("CONNECT_RETRIES") if retries is None else retries
+    delay = 0.5
+    for attempt in range(retries + 1):
+        try:
+            backend.connect_sync()
+            if backend.health_check_sync():
+                if attempt:
+                    logger.warning("%s is reachable now", backend.describe())
+                return
+            problem = "health check failed"
+        except Exception as exc:  # noqa: BLE001 - reported below, then retried
+            problem = f"{type(exc).__name__}: {exc}"
+        if attempt == retries:
+            break
+        logger.warning("%s is unreachable (%s); retry %d/%d in %.1fs",
+                       backend.describe(), problem, attempt + 1, retries, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 10.0)
+    raise BackendUnavailable(f"{backend.describe()} is unreachable after {retries + 1} attempt(s): {problem}")
+
+
+class Scheduler:
+    """Runs periodic ticks (beat) and workers against one queue backend.
+
+    ``backend`` is a ``QueueBackend`` instance, the alias of one in
+    ``SYMPHRA["BACKENDS"]``, or None for a new in-memory backend.
+    """
+
+    def __init__(
+        self,
+        backend: QueueBackend | str | None = None,
+        *,
+        queues: Sequence[str] | None = None,
+        workers: int | None = None,
+        batch_size: int | None = None,
+        lease_seconds: float | None = None,
+        poll_interval: float | None = None,
+        shutdown_timeout: float | None = None,
+        beat: bool = True,
+        work: bool = True,
+        registry: TaskRegistry | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.alias: str | None = None
+        if backend is None:
+            backend = MemoryBackend(alias="scheduler")
+        elif isinstance(backend, str):
+            self.alias = backend
+            backend = backends[backend]
+        self.backend = backend
+        self.registry = default_registry if registry is None else registry
+        self.queues = list(queues) if queues else None
+        self.workers = workers or conf.get("WORKERS")
+        self.batch_size = batch_size or conf.get("BATCH_SIZE")
+        self.lease_seconds = lease_seconds or conf.get("LEASE_SECONDS")
+        self.poll_interval = poll_interval or conf.get("POLL_INTERVAL")
+        self.shutdown_timeout = conf.get("SHUTDOWN_TIMEOUT") if shutdown_timeout is None else shutdown_timeout
+        self.beat_enabled = beat
+        self.work_enabled = work
+        self.ledger = ledger or (MemoryLedger() if isinstance(backend, MemoryBackend) else DatabaseLedger())
+        self.metrics = Metrics()
+        # Per-minute counts for the admin's chart live in the database too.
+        self.throughput = ThroughputRecorder(backend.alias) if isinstance(self.ledger, DatabaseLedger) else None
+        self.pool: WorkerPool | None = None
+        self.beat: Beat | None = None
+        self.housekeeper: Housekeeper | None = None
+        self.started_at: float | None = None
+        self._stopped = threading.Event()
+
+    # -- the seed's task registration API --------------------------------------------
+
+    def register_task(self, func: Callable[..., Any] | Task, **options: Any) -> Task:
+        """Declare ``func`` (or re-register a Task) with ``@task``'s options."""
+        return declare(func, target=self.registry, **options)
+
+    def get_task(self, name: str) -> Task | None:
+        return self.registry.get(name)
+
+    def unregister_task(self, name: str) -> Task | None:
+        return self.registry.unregister(name)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def queue_names(self) -> list[str]:
+        if self.queues:
+            return self.queues
+        return sorted(set(conf.get("QUEUES")) | self.registry.queue_names() | {self.backend.default_queue})
+
+    def backend_for(self, task: Task) -> QueueBackend:
+        if self.alias is None or task.backend == self.alias:
+            return self.backend
+        return backends[task.backend]
+
+    def start(self) -> None:
+        """Start beat and workers in background threads; returns at once."""
+        connect_backend(self.backend)
+        self.started_at = time.time()
+        self._stopped.clear()
+        if self.throughput is not None:
+            self.throughput.start()
+        if self.work_enabled:
+            self.pool = WorkerPool(
+                self.backend,
+                self.queue_names(),
+                concurrency=self.workers,
+                batch_size=self.batch_size,
+                lease_seconds=self.lease_seconds,
+                poll_interval=self.poll_interval,
+                registry=self.registry,
+                metrics=self.metrics,
+                on_finished=self._record_outcome,
+            )
+            self.pool.start()
+        if self.beat_enabled and isinstance(self.ledger, DatabaseLedger):
+            self.housekeeper = Housekeeper()
+            self.housekeeper.start()
+        if self.beat_enabled:
+            self.beat = Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME"),
+                             on_enqueued=lambda message: self.pool.wake() if self.pool else None)
+            self.beat.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop beat, let running tasks finish up to ``timeout`` (default: the
+        shutdown timeout), hand back unstarted work. True if all finished."""
+        timeout = self.shutdown_timeout if timeout is None else timeout
+        if self.housekeeper is not None:
+            self.housekeeper.stop()
+        if self.beat is not None:
+            self.beat.stop(timeout)
+        finished = self.pool.stop(timeout) if self.pool is not None else True
+        if self.throughput is not None:
+            self.throughput.stop()
+        self._stopped.set()
+        return finished
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def run(self, install_signals: bool = True) -> bool:
+        """Start, block until SIGTERM/SIGINT, stop gracefully. A second signal
+        exits at once (leases then expire and the work is redone, C6)."""
+        requested = threading.Event()
+        if install_signals:
+            install_signal_handlers(requested)
+        return self.run_until(requested)
+
+    def run_until(self, requested: threading.Event) -> bool:
+        """Start, block until ``requested`` is set, then stop gracefully."""
+        self.start()
+        while not requested.wait(0.5):
+            pass
+        logger.info("shutting down: finishing running tasks (up to %.0fs)", self.shutdown_timeout)
+        finished = self.stop()
+        if not finished:
+            logger.warning("some tasks were still running after %.0fs; their leases were handed back",
+                           self.shutdown_timeout)
+        return finished
+
+    def run_burst(self, settle: float = 0.2) -> None:
+        """Run what is due (one beat pass included), then return once no
+        queue holds anything due and no worker holds a task."""
+        connect_backend(self.backend)
+        if self.beat_enabled:
+            Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME")).run_pending()
+        beat, self.beat_enabled = self.beat_enabled, False
+        try:
+            self.start()
+        finally:
+            self.beat_enabled = beat
+        assert self.pool is not None
+        quiet_since = None
+        while True:
+            time.sleep(0.02)
+            if self.pool.idle and not self._anything_due():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    break
+            else:
+                quiet_since = None
+        self.stop()
+
+    def _anything_due(self) -> bool:
+        for queue in self.queue_names():
+            try:
+                if self.backend.get_stats_sync(queue).ready:
+                    return True
+            except NotSupported:
+                if self.backend.get_queue_size_sync(queue):
+                    return True
+        return False
+
+    def _record_outcome(self, message: TaskMessage, ok: bool, error: str | None, duration: float) -> None:
+        if self.throughput is not None:
+            self.throughput.record(message.queue, ok)
+        schedule = message.meta.get("schedule")
+        if schedule:
+            self.ledger.record_outcome(schedule, ok=ok, error=error, duration=duration, at=time.time())
+
+    # -- stats ---------------------------------------------------------------------------
+
+    def get_stats(self) -> dict[str, Any]:
+        queues = {}
+        for queue in self.queue_names():
+            try:
+                queues[queue] = self.backend.get_stats_sync(queue).to_dict()
+            except NotSupported:
+                queues[queue] = {"size": self.backend.get_queue_size_sync(queue)}
+        return {
+            "backend": self.backend.describe(),
+            "running": self.started_at is not None and not self._stopped.is_set(),
+            "uptime": time.time() - self.started_at if self.started_at else 0.0,
+            "queues": queues,
+            "tasks": self.metrics.snapshot(),
+            "totals": self.metrics.totals().to_dict(),
+            "periodic_enqueued": self.beat.enqueued if self.beat else 0,
+        }
+
+
+def install_signal_handlers(requested: threading.Event) -> None:
+    """First SIGTERM/SIGINT sets ``requested``; a second one exits at once."""
+
+    def handle(signum: int, frame: Any) -> None:
+        if requested.is_set():
+            logger.warning("second signal: exiting now; unfinished leases will expire and be redone")
+            import os
+
+            os._exit(1)
+        logger.info("received %s", signal.Signals(signum).name)
+        requested.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,123 @@
+"""The tick ledger: which periodic ticks were enqueued, shared by schedulers.
+
+``claim(name, tick)`` moves a schedule's ``last_tick`` forward in one
+conditional UPDATE and says whether this caller won. Several schedulers on
+several hosts race for the same tick; exactly one wins it, and a slower one
+cannot enqueue a tick that already ran and was acknowledged (the ledger
+outlives the task, which C2's de-duplication alone does not).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+from django.db import DEFAULT_DB_ALIAS, router
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+
+def _dt(ts: float) -> datetime:
+    value = datetime.fromtimestamp(ts, tz=timezone.utc)
+    from django.conf import settings
+
+    return value if settings.USE_TZ else dj_timezone.make_naive(value)
+
+
+def _ts(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = dj_timezone.make_aware(value)
+    return value.timestamp()
+
+
+class DatabaseLedger:
+    """The ledger in the ``ScheduleState`` table (the project's database)."""
+
+    def _manager(self):
+        from symphra_django.models import ScheduleState
+
+        return ScheduleState.objects.db_manager(router.db_for_write(ScheduleState) or DEFAULT_DB_ALIAS)
+
+    def ensure(self, names: list[str]) -> None:
+        manager = self._manager()
+        existing = set(manager.filter(name__in=names).values_list("name", flat=True))
+        for name in names:
+            if name not in existing:
+                manager.get_or_create(name=name)
+
+    def last_tick(self, name: str) -> float | None:
+        return _ts(self._manager().filter(name=name).values_list("last_tick", flat=True).first())
+
+    def enabled(self, names: list[str]) -> dict[str, bool]:
+        return dict(self._manager().filter(name__in=names).values_list("name", "enabled"))
+
+    def claim(self, name: str, tick: float) -> bool:
+        when = _dt(tick)
+        return bool(
+            self._manager()
+            .filter(name=name)
+            .filter(Q(last_tick__lt=when) | Q(last_tick__isnull=True))
+            .update(last_tick=when)
+        )
+
+    def unclaim(self, name: str, tick: float, previous: float | None) -> None:
+        self._manager().filter(name=name, last_tick=_dt(tick)).update(
+            last_tick=None if previous is None else _dt(previous)
+        )
+
+    def set_next_run(self, name: str, tick: float | None) -> None:
+        self._manager().filter(name=name).update(next_run=None if tick is None else _dt(tick))
+
+    def record_outcome(self, name: str, *, ok: bool, error: str | None, duration: float, at: float) -> None:
+        self._manager().filter(name=name).update(
+            last_run_at=_dt(at),
+            last_status="succeeded" if ok else "failed",
+            last_error=error or "",
+            last_duration=duration,
+        )
+
+
+class MemoryLedger:
+    """The ledger for a single process (memory backend, no database)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ticks: dict[str, float] = {}
+        self.disabled: set[str] = set()
+        self.outcomes: dict[str, dict[str, object]] = {}
+
+    def ensure(self, names: list[str]) -> None:
+        pass
+
+    def last_tick(self, name: str) -> float | None:
+        return self._ticks.get(name)
+
+    def enabled(self, names: list[str]) -> dict[str, bool]:
+        return {name: name not in self.disabled for name in names}
+
+    def claim(self, name: str, tick: float) -> bool:
+        with self._lock:
+            last = self._ticks.get(name)
+            if last is not None and last >= tick:
+                return False
+            self._ticks[name] = tick
+            return True
+
+    def unclaim(self, name: str, tick: float, previous: float | None) -> None:
+        with self._lock:
+            if self._ticks.get(name) == tick:
+                if previous is None:
+                    self._ticks.pop(name, None)
+                else:
+                    self._ticks[name] = previous
+
+    def set_next_run(self, name: str, tick: float | None) -> None:
+        pass
+
+    def record_outcome(self, name: str, *, ok: bool, error: str | None, duration: float, at: float) -> None:
+        self.outcomes[name] = {"ok": ok, "error": error, "duration": duration, "at": at}
+
+
+Ledger = DatabaseLedger | MemoryLedger

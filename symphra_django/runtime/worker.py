@@ -1,0 +1,305 @@
+"""Workers: claim a batch → run each task → acknowledge, retry or fail.
+
+A ``WorkerPool`` runs ``concurrency`` threads against one backend and a list
+of queues. Each thread claims up to ``batch_size`` due tasks per round trip,
+runs them one by one and acknowledges the successes in one call. A lease
+keeper thread renews the leases of every claimed task that has not finished,
+so long tasks are not handed to another worker (C6). On ``stop`` the threads
+stop claiming, finish the task they are running (up to the shutdown timeout)
+and hand back the claimed tasks they have not started, at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import threading
+import time
+import traceback as tb
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from symphra_django.backends.base import QueueBackend
+from symphra_django.tasks.context import reset_current, set_current
+from symphra_django.runtime.doorbell import Doorbell
+from symphra_django.runtime.runner import Runner
+from symphra_django.messages import TaskMessage
+from symphra_django.runtime.metrics import Metrics
+from symphra_django.tasks.registry import TaskRegistry, registry as default_registry
+
+logger = logging.getLogger("symphra_django.worker")
+
+#: After the pool last found work, for this many seconds one thread polls
+#: every BUSY_POLL seconds, for backends that cannot wake workers
+#: (``wakes_workers``): latency stays low under steady load, and an idle pool
+#: still backs off to POLL_INTERVAL.
+BUSY_WINDOW = 1.0
+BUSY_POLL = 0.001
+
+#: Called after each run: (message, ok, error text or None, duration).
+FinishHook = Callable[[TaskMessage, bool, str | None, float], None]
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process."""
+    return _worker_id(os.getpid())
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_id(pid: int) -> str:
+    # Once per process: gethostname() is a system call that releases the GIL;
+    # called for every task it took ~7 % of a busy worker thread (py-spy).
+    return f"{socket.gethostname()}:{pid}"
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        backend: QueueBackend,
+        queues: Sequence[str],
+        *,
+        concurrency: int = 4,
+        batch_size: int = 32,
+        lease_seconds: float = 60.0,
+        poll_interval: float = 0.5,
+        registry: TaskRegistry | None = None,
+        metrics: Metrics | None = None,
+        on_finished: FinishHook | None = None,
+    ) -> None:
+        self.backend = backend
+        self.queues = list(queues) or [backend.default_queue]
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.registry = default_registry if registry is None else registry
+        self.metrics = metrics or Metrics()
+        self.on_finished = on_finished
+        self._stopping = threading.Event()
+        self._doorbell = Doorbell(concurrency)
+        self._threads: list[threading.Thread] = []
+        self._held: dict[str, TaskMessage] = {}
+        self._held_lock = threading.Lock()
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._backend_down = False
+        self._last_work = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self.backend.add_listener(self._doorbell)
+        for index in range(self.concurrency):
+            thread = threading.Thread(target=self._work, args=(index,), name=f"symphra-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        keeper = threading.Thread(target=self._keep_leases, name="symphra-lease-keeper", daemon=True)
+        keeper.start()
+        self._threads.append(keeper)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop claiming, let running tasks finish (up to ``timeout``), hand
+        back what was claimed but not started. True if all threads finished."""
+        self._stopping.set()
+        self._doorbell.open()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        finished = not any(t.is_alive() for t in self._threads)
+        self.backend.remove_listener(self._doorbell)
+        if not finished:
+            self._release(self._held_messages(), "shutdown timeout")
+        return finished
+
+    @property
+    def idle(self) -> bool:
+        """True when no thread is running or holding a task."""
+        with self._busy_lock:
+            busy = self._busy
+        return busy == 0 and not self._held
+
+    def wake(self) -> None:
+        """Work has arrived: wake one idle thread."""
+        self._doorbell.set()
+
+    # -- the work loop -----------------------------------------------------------
+
+    def _work(self, index: int) -> None:
+        runner = Runner(keep=frozenset(self.backend.database_aliases))
+        pause = 0.0
+        # Each thread starts at another queue so that queues share the threads.
+        turn = index
+        try:
+            while not self._stopping.is_set():
+                queue = self.queues[turn % len(self.queues)]
+                turn += 1
+                batch = self._claim(queue)
+                if batch is None:  # backend error: back off
+                    pause = min(max(pause * 2, 0.1), 5.0)
+                    self._doorbell.wait(pause)
+                    continue
+                if not batch:
+                    if turn % len(self.queues) == index % len(self.queues):
+                        # A full round over every queue found nothing.
+                        if self.backend.wakes_workers:
+                            # Every arrival rings the doorbell: polling in
+                            # between would only spend CPU.
+                            pause = self.poll_interval
+                        elif index == 0 and time.monotonic() - self._last_work < BUSY_WINDOW:
+                            # While work keeps coming, one thread keeps polling
+                            # briefly so that a new task waits ~1 ms, not a
+                            # grown idle pause; the others back off.
+                            pause = BUSY_POLL
+                        else:
+                            pause = min(max(pause * 2, 0.001), self.poll_interval)
+                        self._doorbell.wait(pause)
+                    continue
+                pause = 0.0
+                self._last_work = time.monotonic()
+                if len(batch) == self.batch_size:
+                    # A full batch: more may be waiting; bring in a helper.
+                    self._doorbell.set()
+                self._run_batch(batch, runner)
+        finally:
+            runner.close()
+            from django.db import connections
+
+            connections.close_all()
+
+    def _claim(self, queue: str) -> list[TaskMessage] | None:
+        try:
+            with self._busy_lock:
+                self._busy += 1
+            batch = self.backend.dequeue_sync(self.batch_size, queue=queue, lease_seconds=self.lease_seconds)
+        except Exception:  # noqa: BLE001 - a worker outlives a backend hiccup
+            if not self._backend_down:
+                logger.warning("cannot claim from %s (queue %r); retrying with backoff",
+                               self.backend.describe(), queue, exc_info=True)
+                self._backend_down = True
+            return None
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+        if self._backend_down:
+            logger.warning("claiming from %s works again", self.backend.describe())
+            self._backend_down = False
+        if batch:
+            with self._held_lock:
+                for message in batch:
+                    self._held[message.id] = message
+        return batch
+
+    def _run_batch(self, batch: list[TaskMessage], runner: Runner) -> None:
+        done: list[TaskMessage] = []
+        runner.new_batch()
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            for position, message in enumerate(batch):
+                if self._stopping.is_set():
+                    self._release(batch[position:], "shutdown")
+                    break
+                if self._execute(message, runner):
+                    done.append(message)
+            if done:
+                self._call(self.backend.acknowledge_many_sync, done)
+        finally:
+            self._forget(batch)
+            with self._busy_lock:
+                self._busy -= 1
+
+    def _execute(self, message: TaskMessage, runner: Runner) -> bool:
+        """Run one message; True if it succeeded (to be acknowledged)."""
+        task = self.registry.get(message.name)
+        if task is None:
+            self._fail(message, f"unknown task {message.name!r}: no task of that name is declared "
+                                "in this project (is its tasks.py in an installed app?)", None)
+            return False
+        started = time.time()
+        message.meta.setdefault("worker", worker_id())
+        token = set_current(message)
+        try:
+            runner.run(task, message.args, message.kwargs)
+        except Exception as exc:  # noqa: BLE001 - every task failure is recorded
+            duration = time.time() - started
+            error = f"{type(exc).__name__}: {exc}"
+            trace = tb.format_exc()
+            policy = task.policy
+            if policy.should_retry(exc, message.attempts):
+                delay = policy.delay(message.attempts)
+                logger.warning("task %s (%s) failed on attempt %d/%d, retrying in %.1fs: %s",
+                               message.name, message.id, message.attempts, policy.max_attempts, delay, error)
+                self._call(self.backend.reject_sync, message, True, delay=delay, error=error, traceback=trace)
+                self.metrics.record(message.name, ok=False, duration=duration, retried=True)
+            else:
+                self._fail(message, error, trace, attempts=policy.max_attempts)
+                self.metrics.record(message.name, ok=False, duration=duration)
+            self._finished(message, False, error, duration)
+            return False
+        finally:
+            reset_current(token)
+        duration = time.time() - started
+        self.metrics.record(message.name, ok=True, duration=duration)
+        self._finished(message, True, None, duration)
+        return True
+
+    def _fail(self, message: TaskMessage, error: str, trace: str | None, attempts: int | None = None) -> None:
+        logger.error("task %s (%s) failed%s: %s", message.name, message.id,
+                     f" after {message.attempts} attempt(s)" if attempts else "", error)
+        self._call(self.backend.reject_sync, message, False, error=error, traceback=trace)
+
+    def _finished(self, message: TaskMessage, ok: bool, error: str | None, duration: float) -> None:
+        if self.on_finished is not None:
+            try:
+                self.on_finished(message, ok, error, duration)
+            except Exception:  # noqa: BLE001 - bookkeeping must not fail the task
+                logger.warning("could not record the outcome of %s", message.id, exc_info=True)
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Answer the backend, retrying a few times: if it stays down the
+        lease expires and the task runs again (at-least-once, C6)."""
+        for attempt in range(5):
+            try:
+                return method(*args, **kwargs)
+            except Exception:  # noqa: BLE001
+                if attempt == 4:
+                    logger.error("could not answer %s after 5 tries; the lease will expire and "
+                                 "the task will be delivered again", self.backend.describe(), exc_info=True)
+                    return None
+                time.sleep(0.1 * 2**attempt)
+        return None
+
+    def _release(self, messages: list[TaskMessage], why: str) -> None:
+        for message in messages:
+            if self._call(self.backend.reject_sync, message, True, delay=0.0, error=None, traceback=None):
+                logger.info("handed back %s (%s) at %s", message.name, message.id, why)
+        self._forget(messages)
+
+    # -- leases --------------------------------------------------------------------
+
+    def _held_messages(self) -> list[TaskMessage]:
+        with self._held_lock:
+            return list(self._held.values())
+
+    def _forget(self, messages: list[TaskMessage]) -> None:
+        with self._held_lock:
+            for message in messages:
+                self._held.pop(message.id, None)
+
+    def _keep_leases(self) -> None:
+        interval = max(0.05, self.lease_seconds / 3)
+        while not self._stopping.wait(interval):
+            now = time.time()
+            for message in self._held_messages():
+                if message.lease_expires is None or message.lease_expires - now > self.lease_seconds / 2:
+                    continue
+                try:
+                    if not self.backend.extend_lease_sync(message, self.lease_seconds):
+                        logger.warning("lost the lease of %s (%s): it may run twice", message.name, message.id)
+                except NotImplementedError:
+                    return
+                except Exception:  # noqa: BLE001
+                    logger.warning("could not extend the lease of %s", message.id, exc_info=True)

@@ -1,0 +1,299 @@
+"""Declaring tasks and enqueuing them.
+
+``@task`` declares on-demand work; the schedule decorators (``cron``,
+``interval``, ``every``, ``once``, ``hourly``, ``daily``, ``weekly``,
+``monthly``, ``scheduled``) declare periodic work, which can also be
+enqueued on demand. ``fn.enqueue(...)`` / ``await fn.aenqueue(...)`` put a
+call on a queue; calling ``fn(...)`` still runs it inline.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone as dj_timezone
+
+from symphra_django import conf
+from symphra_django.exceptions import EnqueueError, TaskDeclarationError
+from symphra_django.messages import MAX_PRIORITY, MIN_PRIORITY, TaskMessage, new_task_id
+from symphra_django.tasks.registry import TaskRegistry, registry
+from symphra_django.tasks.retry import RetryPolicy, default_policy, delivery_limit
+from symphra_django.tasks.schedules import Schedule, Window
+
+#: Keyword arguments of ``enqueue`` that are options, not task arguments
+#: (unless the task function itself has a parameter of that name).
+ENQUEUE_OPTIONS = ("run_at", "delay", "priority", "queue", "task_id")
+
+
+@dataclass(frozen=True)
+class EnqueueOptions:
+    run_at: datetime | None = None
+    delay: float | timedelta | None = None
+    priority: int | None = None
+    queue: str | None = None
+    task_id: str | None = None
+
+
+@dataclass
+class Task:
+    """A declared task: the function plus how it is queued and run."""
+
+    func: Callable[..., Any]
+    name: str
+    queue: str = "default"
+    priority: int = 0
+    retry_policy: RetryPolicy | None = None
+    timeout: float | None = None
+    backend: str = "default"
+    schedule: Schedule | None = None
+    window: Window = field(default_factory=Window)
+    max_instances: int = 1
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.is_async = inspect.iscoroutinefunction(self.func)
+        self.origin = f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', '?')}"
+        try:
+            self._params = set(inspect.signature(self.func).parameters)
+        except (TypeError, ValueError):
+            self._params = set()
+        functools.update_wrapper(self, self.func)  # type: ignore[arg-type]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.retry_policy or default_policy()
+
+    @property
+    def effective_timeout(self) -> float | None:
+        return self.timeout if self.timeout is not None else conf.get("TASK_TIMEOUT")
+
+    # -- enqueueing -----------------------------------------------------------
+
+    def using(self, **options: Any) -> BoundTask:
+        """Options for one enqueue, for tasks whose own parameters are named
+        like an option: ``fn.using(queue="emails").enqueue(queue=...)``."""
+        return BoundTask(self, EnqueueOptions(**options))
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
+        """Queue a call of this task; returns the stored message (``.id``).
+
+        Options (keywords): ``run_at`` (aware datetime), ``delay`` (seconds or
+        timedelta), ``priority`` (-100..100, higher first), ``queue`` and
+        ``task_id`` (a caller-chosen id: enqueueing an id that is already
+        queued or running does nothing).
+        """
+        options, kwargs = self._split_options(kwargs)
+        message = self.message(args, kwargs, options)
+        from symphra_django.backends import backends
+
+        message.created = backends[self.backend].enqueue_sync(message)
+        return message
+
+    async def aenqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
+        """``enqueue`` for async code."""
+        return await sync_to_async(self.enqueue)(*args, **kwargs)
+
+    def _split_options(self, kwargs: dict[str, Any]) -> tuple[EnqueueOptions, dict[str, Any]]:
+        picked = {k: kwargs.pop(k) for k in ENQUEUE_OPTIONS if k in kwargs and k not in self._params}
+        return EnqueueOptions(**picked), kwargs
+
+    def message(self, args: tuple | list, kwargs: dict[str, Any], options: EnqueueOptions) -> TaskMessage:
+        """Build (and validate) the message for a call, without storing it."""
+        check_json_arguments(self.name, args, kwargs)
+        queue = options.queue or self.queue
+        check_queue(queue, self.name)
+        priority = self.priority if options.priority is None else options.priority
+        check_priority(priority, self.name)
+        return TaskMessage(
+            id=options.task_id or new_task_id(),
+            name=self.name,
+            args=list(args),
+            kwargs=dict(kwargs),
+            queue=queue,
+            priority=priority,
+            scheduled_time=scheduled_timestamp(options.run_at, options.delay),
+            max_attempts=delivery_limit(self.policy),
+        )
+
+
+@dataclass(frozen=True)
+class BoundTask:
+    task: Task
+    options: EnqueueOptions
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
+        from symphra_django.backends import backends
+
+        message = self.task.message(args, kwargs, self.options)
+        message.created = backends[self.task.backend].enqueue_sync(message)
+        return message
+
+    async def aenqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
+        return await sync_to_async(self.enqueue)(*args, **kwargs)
+
+
+# -- validation of calls -------------------------------------------------------
+
+
+def check_json_arguments(name: str, args: tuple | list, kwargs: dict[str, Any]) -> None:
+    labelled = [(f"positional argument {i}", v) for i, v in enumerate(args)]
+    labelled += [(f"argument {k!r}", v) for k, v in kwargs.items()]
+    for label, value in labelled:
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise EnqueueError(
+                f"{label} of task {name!r} is not JSON-serialisable ({exc}); pass plain "
+                "data (str, int, float, bool, None, list, dict), e.g. a model's pk "
+                "instead of the instance"
+            ) from None
+
+
+def known_queues() -> set[str]:
+    return set(conf.get("QUEUES")) | registry.queue_names() | {"default"}
+
+
+def check_queue(queue: str, name: str) -> None:
+    known = known_queues()
+    if queue not in known:
+        raise EnqueueError(
+            f"unknown queue {queue!r} for task {name!r}; known queues are "
+            f"{', '.join(sorted(known))}. Add it to settings.SYMPHRA['QUEUES'] or "
+            "declare a task with queue=..."
+        )
+
+
+def check_priority(priority: object, name: str) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int) or not (
+        MIN_PRIORITY <= priority <= MAX_PRIORITY
+    ):
+        raise EnqueueError(
+            f"priority {priority!r} of task {name!r} is invalid; use an integer from "
+            f"{MIN_PRIORITY} to {MAX_PRIORITY} (higher runs first)"
+        )
+
+
+def scheduled_timestamp(run_at: datetime | None, delay: float | timedelta | None) -> float:
+    if run_at is not None and delay is not None:
+        raise EnqueueError("pass run_at or delay, not both")
+    if delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise EnqueueError(f"delay must be seconds >= 0 or a timedelta, got {delay!r}")
+        return time.time() + seconds
+    if run_at is None:
+        return time.time()
+    if not isinstance(run_at, datetime):
+        raise EnqueueError(f"run_at must be a datetime, got {run_at!r}")
+    if run_at.tzinfo is None:
+        if settings.USE_TZ:
+            raise EnqueueError(
+                f"run_at={run_at!r} is naive but USE_TZ is True; pass an aware datetime, "
+                "e.g. django.utils.timezone.now() + timedelta(minutes=5)"
+            )
+        run_at = dj_timezone.make_aware(run_at)
+    return run_at.timestamp()
+
+
+# -- declaring -------------------------------------------------------------------
+
+
+def declare(
+    func: Callable[..., Any],
+    *,
+    name: str | None = None,
+    queue: str = "default",
+    priority: int = 0,
+    retry_policy: RetryPolicy | str | dict | None = None,
+    timeout: float | timedelta | None = None,
+    backend: str = "default",
+    schedule: Schedule | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    max_instances: int = 1,
+    enabled: bool = True,
+    tags: tuple[str, ...] | list[str] = (),
+    metadata: dict[str, Any] | None = None,
+    target: TaskRegistry | None = None,
+) -> Task:
+    """Declare ``func`` as a task and register it; see ``task`` for the options."""
+    if isinstance(func, Task):
+        func = func.func
+    if not callable(func):
+        raise TaskDeclarationError(f"a task must be a function, got {func!r}")
+    task_name = name or f"{func.__module__}.{func.__qualname__}"
+    if "<locals>" in task_name and name is None:
+        raise TaskDeclarationError(
+            f"task {task_name!r} is defined inside a function; declare it at module "
+            "level (in a tasks.py) or give it an explicit name=..."
+        )
+    from symphra_django.utils.identifiers import validate_identifier
+
+    try:
+        validate_identifier(queue, "queue")
+    except ValueError as exc:
+        raise TaskDeclarationError(f"task {task_name!r}: {exc}") from None
+    try:
+        check_priority(priority, task_name)
+    except EnqueueError as exc:
+        raise TaskDeclarationError(str(exc)) from None
+    try:
+        policy = None if retry_policy is None else RetryPolicy.from_value(retry_policy)
+    except ValueError as exc:
+        raise TaskDeclarationError(f"task {task_name!r}: {exc}") from None
+    if isinstance(timeout, timedelta):
+        timeout = timeout.total_seconds()
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise TaskDeclarationError(f"task {task_name!r}: timeout must be seconds > 0, got {timeout!r}")
+    if isinstance(max_instances, bool) or not isinstance(max_instances, int) or max_instances < 1:
+        raise TaskDeclarationError(f"task {task_name!r}: max_instances must be an integer >= 1")
+    window = Window(_window_time(start_time, "start_time", task_name), _window_time(end_time, "end_time", task_name))
+    declared = Task(
+        func=func,
+        name=task_name,
+        queue=queue,
+        priority=priority,
+        retry_policy=policy,
+        timeout=timeout,
+        backend=backend,
+        schedule=schedule,
+        window=window,
+        max_instances=max_instances,
+        enabled=enabled,
+        tags=tuple(tags),
+        metadata=dict(metadata or {}),
+    )
+    return (registry if target is None else target).register(declared)
+
+
+def _window_time(value: datetime | None, what: str, name: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise TaskDeclarationError(f"task {name!r}: {what} must be an aware datetime, got {value!r}")
+    return value.timestamp()
+
+
+def task(func: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Declare an on-demand task, bare (``@task``) or with options
+    (``@task(name=, queue=, priority=, retry_policy=, timeout=, backend=)``)."""
+    if func is not None:
+        return declare(func, **options)
+    return lambda f: declare(f, **options)

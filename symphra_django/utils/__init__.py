@@ -1,0 +1,2 @@
+"""Small helpers with no Django state: identifier validation, masking
+secrets in URLs."""
