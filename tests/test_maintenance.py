@@ -31,7 +31,7 @@ def test_a_failing_job_is_logged_and_the_others_still_run(monkeypatch, caplog):
         "broken": lambda: 1 / 0,
         "fine": lambda: ran.append("fine") or 3,
     })
-    caplog.set_level(logging.INFO, "symphra_django.runtime.housekeeping")
+    caplog.set_level(logging.INFO, "symphra_django.maintenance")
     maintenance.run_jobs()
     assert ran == ["fine"]
     assert "could not prune broken" in caplog.text and "pruned 3 row(s) of fine" in caplog.text
