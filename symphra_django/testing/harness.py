@@ -48,9 +48,9 @@ class ContractHarness:
 
     #: Lease, in seconds, of the rules that let a lease run out. Short keeps
     #: the kit fast; raise it if your backend cannot keep leases this short.
-    short_lease: ClassVar[float] = 0.4
+    short_lease: ClassVar[float] = 0.5
     #: How far ahead, in seconds, the due-time rules schedule a task.
-    short_delay: ClassVar[float] = 0.4
+    short_delay: ClassVar[float] = 0.5
     #: The longest, in seconds, a rule waits for an expired lease to be
     #: noticed (a task back in the queue, or in the failed store).
     redelivery_timeout: ClassVar[float] = 10.0
@@ -109,10 +109,19 @@ class ContractHarness:
         disconnected after the test.
         """
         opened: list[QueueBackend] = []
+        first_options: dict[str, Any] = {}
 
         def open_backend(**options: Any) -> QueueBackend:
             if opened and not opened[0].shared:
+                # One process's storage: the first instance is every instance.
+                if options != first_options:
+                    raise ValueError(
+                        f"{type(opened[0]).__name__} is not shared, so a test makes it once; "
+                        f"it was made with {first_options!r}, now asked for {options!r}"
+                    )
                 return opened[0]
+            if not opened:
+                first_options.update(options)
             backend = backend_maker(**options)
             backend.connect_sync()
             opened.append(backend)
