@@ -2,7 +2,8 @@
 
 A backend stores :class:`~symphra_django.messages.TaskMessage` objects for one
 or more named queues and hands them out under a lease. The rules every backend
-follows (C1–C12 in the design notes) are tested by ``tests/conformance``.
+follows (C1–C12, listed in docs/custom-backends.md) are the tests of the
+contract kit, :mod:`symphra_django.testing`.
 
 The interface is the seed library's async one (``connect``, ``enqueue``,
 ``dequeue``, ``acknowledge``, ``reject``, ``get_queue_size``, ``clear``,

@@ -1,9 +1,10 @@
-"""One factory per backend for the shared conformance suite.
+"""One factory per built-in backend, for the contract kit and other tests.
 
 A factory makes backends that share one fresh, isolated namespace (so a second
 instance sees what the first stored, as a second process would) and can plant
-a raw, corrupt payload in a queue for C12. A new backend joins the suite by
-adding its factory to ``FACTORIES``.
+a raw, corrupt payload in a queue (the kit's ``store_raw_payload`` hook).
+``test_contract.py`` runs ``symphra_django.testing`` against each of them;
+other tests use ``FACTORIES`` to run on every real server.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from symphra_django.backends import MemoryBackend, QueueBackend
+from symphra_django.backends import MemoryBackend, NotSupported, QueueBackend
 
 
 class BackendFactory:
@@ -27,10 +28,17 @@ class BackendFactory:
     def build(self, **options: object) -> QueueBackend:
         raise NotImplementedError
 
-    def make(self, **options: object) -> QueueBackend:
+    def make_unconnected(self, **options: object) -> QueueBackend:
+        """A backend on this namespace that its user connects (the kit does);
+        teardown still disconnects it and removes the namespace."""
         backend = self.build(**options)
-        backend.connect_sync()
         self.made.append(backend)
+        return backend
+
+    def make(self, **options: object) -> QueueBackend:
+        """A connected backend on this namespace."""
+        backend = self.make_unconnected(**options)
+        backend.connect_sync()
         return backend
 
     def prepare(self, request) -> None:
@@ -38,7 +46,7 @@ class BackendFactory:
 
     def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
         """Store ``raw`` as if it were a task payload on ``queue``, due now."""
-        raise NotImplementedError
+        raise NotSupported(f"{type(self).__name__} cannot store a raw payload")
 
     def teardown(self) -> None:
         for backend in self.made:
@@ -57,7 +65,7 @@ class MemoryFactory(BackendFactory):
         return self.shared
 
     def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        raise NotImplementedError("memory holds objects, not payloads")
+        raise NotSupported("memory holds objects, not payloads")
 
 
 # Factories in their own modules subclass BackendFactory, defined above.
