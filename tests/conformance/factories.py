@@ -8,10 +8,12 @@ adding its factory to ``FACTORIES``.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
 from symphra_django.backends import MemoryBackend, QueueBackend
+from symphra_django.messages import TaskMessage
 
 
 class BackendFactory:
@@ -36,8 +38,9 @@ class BackendFactory:
     def prepare(self, request) -> None:
         """Set up what the backend needs for this test (e.g. its database)."""
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        """Store ``raw`` as if it were a task payload on ``queue``, due now."""
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | str | None:
+        """Store ``raw`` as if it were a task payload on ``queue``, due now;
+        returns what was stored (None where no payload is stored)."""
         raise NotImplementedError
 
     def teardown(self) -> None:
@@ -57,7 +60,13 @@ class MemoryFactory(BackendFactory):
         return self.shared
 
     def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        raise NotImplementedError("memory holds objects, not payloads")
+        # Memory holds objects, not payloads: what stands for an unreadable
+        # one is a stored message whose fields no longer validate (meta is
+        # the raw bytes), which its delivery's copy refuses like a payload.
+        planted = TaskMessage(name="<planted>", id=f"corrupt-{self.namespace}", queue=queue)
+        planted.meta = raw  # type: ignore[assignment]
+        with backend._lock:
+            backend._push(backend._queue(queue), planted, time.time())
 
 
 # Factories in their own modules subclass BackendFactory, defined above.

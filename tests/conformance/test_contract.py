@@ -12,7 +12,8 @@ import time
 import pytest
 
 from symphra_django.backends import NotSupported
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, TaskMessage
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import CRASH_REDELIVERIES, DELAYED, FAILED, IN_FLIGHT, READY, TaskMessage
 
 LEASE = 1.0
 
@@ -230,15 +231,19 @@ def test_extending_a_lease_keeps_the_task(backend):
 
 
 def test_a_task_whose_lease_keeps_expiring_goes_to_the_failed_store(backend):
-    backend.enqueue_sync(message(id="poison", max_attempts=2))
-    for _ in range(2):
-        assert [t.id for t in drain(backend, lease_seconds=LEASE)] == ["poison"]
+    # A task allowed one run gets CRASH_REDELIVERIES more deliveries after
+    # lost leases; the lease expiring after the last of them fails it.
+    backend.enqueue_sync(message(id="poison", max_attempts=1))
+    for delivery in range(1, 1 + 1 + CRASH_REDELIVERIES):
+        [got] = drain(backend, lease_seconds=LEASE)
+        assert (got.id, got.attempts) == ("poison", delivery)
         time.sleep(LEASE + 0.3)
     assert drain(backend) == []
     assert backend.get_status_sync("poison") == FAILED
     [failed] = backend.list_failed_sync()
     assert failed.id == "poison"
-    assert "lease expired" in failed.error
+    assert "lease expired 3 time(s)" in failed.error
+    assert "limit 3 deliveries: 1 run(s)" in failed.error
     assert backend.get_queue_size_sync() == 0
 
 
@@ -351,20 +356,46 @@ def test_health_check_answers_true(backend):
 
 
 @pytest.mark.parametrize(
-    "raw",
-    [b"\x80\x04\x95not json at all", b'{"v": 1, "id": "x"}', b"[1, 2, 3]"],
-    ids=["pickle-like", "missing-fields", "not-an-object"],
+    ("raw", "reason"),
+    [
+        (b"\x80\x04\x95not json at all", "not UTF-8"),
+        (b"{\"v\": 1, \"id\": \"\xff\xfe\"}", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"v": 1, "id": "x"}', "payload has no 'name'"),
+        (b"[1, 2, 3]", "not a JSON object"),
+        (TaskMessage(name="t", id="nan").to_json().replace('"scheduled_time":', '"scheduled_time":NaN,"x":').encode(),
+         "'scheduled_time' is not a finite number"),
+        (TaskMessage(name="t", id="p", priority=0).to_json().replace('"priority":0', '"priority":101').encode(),
+         "'priority' is outside"),
+    ],
+    ids=["pickle-like", "invalid-utf8-inside-json", "deep-nesting", "missing-fields", "not-an-object",
+         "nan-time", "priority-out-of-range"],
 )
-def test_a_corrupt_payload_goes_to_the_failed_store_with_a_reason(factory, raw):
+def test_a_corrupt_payload_goes_to_the_failed_store_with_a_reason_and_its_batch_mates_are_delivered(
+    factory, raw, reason
+):
     backend = factory.make()
+    backend.enqueue_sync(message(id="before"))
     try:
-        factory.inject_corrupt(backend, "default", raw)
+        stored = factory.inject_corrupt(backend, "default", raw)
     except NotImplementedError as exc:
         pytest.skip(str(exc))
-    backend.enqueue_sync(message(id="good"))
-    assert [t.id for t in drain(backend)] == ["good"]
+    backend.enqueue_sync(message(id="after"))
+    # One claim of the whole queue: the unreadable one is filed as failed and
+    # its batch-mates are handed out all the same.
+    assert sorted(t.id for t in drain(backend)) == ["after", "before"]
     [failed] = backend.list_failed_sync()
-    assert "corrupt payload" in failed.error
+    if isinstance(stored, bytes):
+        assert reason in failed.error
+    if stored is not None:
+        # Whatever the backend could store, the reason is the decoder's own.
+        with pytest.raises(CorruptPayload) as refused:
+            TaskMessage.from_json(stored)
+        assert failed.error == f"corrupt payload: {refused.value}"
+    else:
+        assert failed.error.startswith("corrupt payload: payload field 'meta'")
+    assert len(failed.error) < 400
+    assert backend.get_queue_size_sync() == 2
 
 
 def test_payloads_round_trip_as_json_only(backend):
