@@ -205,10 +205,16 @@ class TaskMessage:
         """
         try:
             if not isinstance(raw, str):
-                # bytes, bytearray or memoryview (a BLOB column); stored
-                # payloads are UTF-8, so no guessing at other encodings.
-                raw = bytes(raw).decode("utf-8")
+                # Stored payloads are UTF-8: no guessing at other encodings.
+                if isinstance(raw, (bytes, bytearray)):
+                    raw = raw.decode("utf-8")
+                elif isinstance(raw, memoryview):  # a BLOB column
+                    raw = raw.tobytes().decode("utf-8")
+                else:
+                    raise CorruptPayload(f"payload is a {type(raw).__name__}, not text")
             data = _decoder.decode(raw)
+        except CorruptPayload:
+            raise
         except UnicodeDecodeError as exc:
             raise CorruptPayload(
                 f"payload is not UTF-8 text (byte {exc.start}: {exc.reason})"
