@@ -29,7 +29,13 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import DEFAULT_QUEUE, QueueStats, TaskMessage, delivery_limit, to_timestamp
+from symphra_django.messages import (
+    DEFAULT_QUEUE,
+    QueueStats,
+    TaskMessage,
+    delivery_limit,
+    to_timestamp,
+)
 from symphra_django.utils.identifiers import validate_identifier
 
 logger = logging.getLogger("symphra_django.backends")

@@ -13,7 +13,14 @@ import pytest
 
 from symphra_django.backends import NotSupported
 from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import CRASH_REDELIVERIES, DELAYED, FAILED, IN_FLIGHT, READY, TaskMessage
+from symphra_django.messages import (
+    CRASH_REDELIVERIES,
+    DELAYED,
+    FAILED,
+    IN_FLIGHT,
+    READY,
+    TaskMessage,
+)
 
 LEASE = 1.0
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django.messages import TaskMessage
 from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_for, backend_status
+
+logger = logging.getLogger("symphra_django.status")
 
 COLUMNS = ("alias", "queue", "ready", "delayed", "in flight", "failed", "oldest due", "health")
 FAILED_COLUMNS = ("alias", "queue", "id", "task", "attempts", "error")
@@ -50,6 +53,7 @@ def failed_tasks(statuses: list[BackendStatus], limit: int) -> list[tuple[str, s
             try:
                 tasks = backend_for(backend.alias).list_failed_sync(q.queue, limit=limit)
             except Exception:  # noqa: BLE001 - the counts above already say what is known
+                logger.debug("cannot list the failed tasks of %s", q.queue, exc_info=True)
                 continue
             found.extend((backend.alias, q.queue, task) for task in tasks)
     return found
