@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, register
+from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 
 from symphra_django import conf
@@ -32,6 +33,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             backend_class(config.get("BACKEND", "database"), key=f"{key}['BACKEND']")
         except ImproperlyConfigured as exc:
             errors.append(Error(str(exc), id="symphra_django.E002"))
+        options = config.get("OPTIONS")
+        if isinstance(options, dict) and "max_attempts" in options:
+            errors.append(CheckWarning(
+                f"{key}['OPTIONS']['max_attempts'] is ignored: every task's retry policy "
+                "decides how many times it runs (its max_attempts), and a task whose "
+                "worker keeps getting lost is delivered at most two more times.",
+                hint="Remove the option; set RETRY_POLICY or a task's retry_policy instead.",
+                id="symphra_django.W001",
+            ))
     if "default" not in conf.get("BACKENDS"):
         errors.append(Error(
             "settings.SYMPHRA['BACKENDS'] has no 'default' alias; tasks use it unless they name another.",

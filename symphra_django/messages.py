@@ -2,14 +2,20 @@
 
 Everything here is JSON. A backend stores :meth:`TaskMessage.to_json` (or the
 dict from :meth:`TaskMessage.to_dict`) and rebuilds a message with
-:meth:`TaskMessage.from_json`, which validates every field and raises
-:class:`~symphra_django.exceptions.CorruptPayload` with the reason instead of
-guessing. Nothing is ever unpickled or evaluated.
+:meth:`TaskMessage.from_json`, the one decoder of stored data: it validates
+every field and raises :class:`~symphra_django.exceptions.CorruptPayload` with a
+short reason (whatever went wrong) instead of guessing. Nothing is ever
+unpickled or evaluated.
+
+How many times a message may be delivered is decided here too, once:
+``max_attempts`` is the task's retry policy's (runs in all), and
+:func:`delivery_limit` adds the fixed :data:`CRASH_REDELIVERIES`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +28,15 @@ PAYLOAD_VERSION = 1
 DEFAULT_QUEUE = "default"
 MIN_PRIORITY = -100
 MAX_PRIORITY = 100
+
+#: Deliveries a message gets beyond its ``max_attempts`` before a backend
+#: treats it as poison. A lease that expires (worker killed, host lost) is not
+#: the task's failure: even a ``no_retry`` task is redone after a crash, while
+#: one that keeps killing its workers still ends in the failed store.
+CRASH_REDELIVERIES = 2
+#: Longest reason a CorruptPayload carries: it goes to logs and the failed
+#: store, and a hostile payload must not be echoed back whole.
+REASON_LENGTH = 300
 
 #: States a task can be in inside a backend (see ``QueueBackend.get_status``).
 READY = "ready"
@@ -62,7 +77,10 @@ class TaskMessage:
 
     ``scheduled_time`` and the other times are epoch seconds (UTC); use
     :attr:`scheduled_at` for an aware datetime. ``attempts`` counts deliveries:
-    a backend increments it each time it hands the message out. ``lease_token``
+    a backend increments it each time it hands the message out.
+    ``max_attempts`` is how many runs the task's retry policy allows (the
+    first included); a backend delivers the message up to
+    :func:`delivery_limit` times when leases expire. ``lease_token``
     and ``lease_expires`` are set by ``dequeue`` and identify the delivery that
     an ``acknowledge``/``reject``/``extend_lease`` answers.
     """
@@ -94,6 +112,11 @@ class TaskMessage:
     def enqueued_at_datetime(self) -> datetime:
         return from_timestamp(self.enqueued_at)
 
+    @property
+    def attempts_display(self) -> str:
+        """``"N of M"``: this delivery's number and the runs allowed (logs, admin)."""
+        return attempts_display(self.attempts, self.max_attempts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "v": PAYLOAD_VERSION,
@@ -117,24 +140,52 @@ class TaskMessage:
 
     @classmethod
     def from_dict(cls, data: Any) -> TaskMessage:
+        """A message from a decoded payload; CorruptPayload (and nothing else)
+        if it is not a valid one."""
+        try:
+            return cls._from_dict(data)
+        except CorruptPayload:
+            raise
+        except Exception as exc:  # noqa: BLE001 - stored data may be anything
+            raise CorruptPayload(_exception_reason(exc)) from None
+
+    @classmethod
+    def _from_dict(cls, data: Any) -> TaskMessage:
         if type(data) is not dict:
             raise CorruptPayload(f"payload is a {type(data).__name__}, not a JSON object")
         if data.get("v") != PAYLOAD_VERSION:
-            raise CorruptPayload(f"unknown payload version {data.get('v')!r}")
+            raise CorruptPayload(f"unknown payload version {_brief(data.get('v'))}")
         # Exact type checks: what json.loads produces, and bool is not an int here.
         # This runs for every delivered task, so it stays one cheap loop.
         for key, allowed in _FIELD_TYPES:
             if type(data.get(key, _MISSING)) not in allowed:
                 raise CorruptPayload(_field_problem(data, key))
+        priority = data["priority"]
+        if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise CorruptPayload(
+                f"payload field 'priority' is outside {MIN_PRIORITY}..{MAX_PRIORITY}"
+            )
+        # float() of a huge int raises OverflowError (reported as such);
+        # 1e999 parses as inf and NaN is accepted by json.loads.
+        scheduled_time = float(data["scheduled_time"])
+        enqueued_at = float(data["enqueued_at"])
+        if not math.isfinite(scheduled_time):
+            raise CorruptPayload("payload field 'scheduled_time' is not a finite number")
+        if not math.isfinite(enqueued_at):
+            raise CorruptPayload("payload field 'enqueued_at' is not a finite number")
+        if data["attempts"] < 0:
+            raise CorruptPayload("payload field 'attempts' is negative")
+        if data["max_attempts"] < 0:
+            raise CorruptPayload("payload field 'max_attempts' is negative")
         return cls(
             id=data["id"],
             name=data["name"],
             args=data["args"],
             kwargs=data["kwargs"],
             queue=data["queue"],
-            priority=data["priority"],
-            scheduled_time=float(data["scheduled_time"]),
-            enqueued_at=float(data["enqueued_at"]),
+            priority=priority,
+            scheduled_time=scheduled_time,
+            enqueued_at=enqueued_at,
             attempts=data["attempts"],
             max_attempts=data["max_attempts"],
             error=data["error"],
@@ -144,10 +195,36 @@ class TaskMessage:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> TaskMessage:
+        """The one decoder of a stored payload (``str`` or UTF-8 ``bytes``).
+
+        Every backend hands what it stored to this method. Anything that can
+        go wrong turning stored data into a message (invalid UTF-8, invalid
+        or too deeply nested JSON, wrong types, missing fields, numbers out of
+        range) raises :class:`CorruptPayload` with a short reason naming the
+        field, never another exception.
+        """
         try:
-            data = json.loads(raw)
-        except (TypeError, ValueError) as exc:
-            raise CorruptPayload(f"payload is not valid JSON: {exc}") from None
+            if not isinstance(raw, str):
+                # Stored payloads are UTF-8: no guessing at other encodings.
+                if isinstance(raw, (bytes, bytearray)):
+                    raw = raw.decode("utf-8")
+                elif isinstance(raw, memoryview):  # a BLOB column
+                    raw = raw.tobytes().decode("utf-8")
+                else:
+                    raise CorruptPayload(f"payload is a {type(raw).__name__}, not text")
+            data = _decoder.decode(raw)
+        except CorruptPayload:
+            raise
+        except UnicodeDecodeError as exc:
+            raise CorruptPayload(
+                f"payload is not UTF-8 text (byte {exc.start}: {exc.reason})"
+            ) from None
+        except RecursionError:
+            raise CorruptPayload("payload is not valid JSON: nested too deeply") from None
+        except Exception as exc:  # noqa: BLE001 - stored data may be anything
+            raise CorruptPayload(
+                _bounded(f"payload is not valid JSON: {_exception_reason(exc)}")
+            ) from None
         return cls.from_dict(data)
 
     def copy(self, **changes: Any) -> TaskMessage:
@@ -176,10 +253,51 @@ _FIELD_TYPES: tuple[tuple[str, tuple[type, ...]], ...] = (
 )
 
 
+_decoder = json.JSONDecoder()
+
+
 def _field_problem(data: dict, key: str) -> str:
     if key not in data:
         return f"payload has no {key!r}"
     return f"payload field {key!r} has the wrong type ({type(data[key]).__name__})"
+
+
+def _bounded(text: str, limit: int = REASON_LENGTH) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _brief(value: Any) -> str:
+    """A short repr of a value read from storage (which may be huge)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        try:
+            return _bounded(repr(value), 60)
+        except ValueError:  # an int too long to print
+            return "a very long number"
+    return f"a {type(value).__name__}"
+
+
+def _exception_reason(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        text = ""
+    return _bounded(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def delivery_limit(max_attempts: int) -> int:
+    """How many deliveries a message whose task may run ``max_attempts`` times
+    gets before a lease that keeps expiring sends it to the failed store.
+
+    The one place crash redeliveries are added: every backend's "lease
+    expired too often" rule calls this (the Redis backend passes its result
+    to its scripts).
+    """
+    return max(1, max_attempts) + CRASH_REDELIVERIES
+
+
+def attempts_display(attempts: int, max_attempts: int) -> str:
+    """``"N of M"``, as logs, the admin and ``taskstatus`` show attempts."""
+    return f"{attempts} of {max_attempts}"
 
 
 @dataclass(frozen=True)
@@ -209,7 +327,10 @@ class QueueStats:
 
 def corrupt_message(raw: Any, reason: str, *, queue: str, task_id: str | None = None) -> TaskMessage:
     """A stand-in message for a payload that could not be read, for the failed store."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        text = bytes(raw[:40_000]).decode("utf-8", "replace")
+    else:
+        text = str(raw)[:10_000]
     return TaskMessage(
         name="<corrupt>",
         id=task_id or new_task_id(),
@@ -217,3 +338,15 @@ def corrupt_message(raw: Any, reason: str, *, queue: str, task_id: str | None = 
         error=f"corrupt payload: {reason}",
         meta={"raw": text[:10_000]},
     )
+
+
+def message_or_stand_in(
+    raw: Any, *, queue: str, task_id: str | None = None
+) -> tuple[TaskMessage, str | None]:
+    """For readers of stored messages (peek, the failed store): the decoded
+    message and None, or a ``<corrupt>`` stand-in and the reason."""
+    try:
+        return TaskMessage.from_json(raw), None
+    except CorruptPayload as exc:
+        reason = str(exc)
+        return corrupt_message(raw, reason, queue=queue, task_id=task_id), reason

@@ -13,12 +13,14 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from symphra_django.messages import attempts_display
 from symphra_django.models import QueuedTask
 
 
 @admin.register(QueuedTask)
 class QueuedTaskAdmin(admin.ModelAdmin):
-    list_display = ("id", "task_name", "queue", "status", "priority", "scheduled_time", "attempts", "finished_at")
+    list_display = ("id", "task_name", "queue", "status", "priority", "scheduled_time", "attempts_shown",
+                    "finished_at")
     list_filter = ("status", "queue", "task_name", ("scheduled_time", admin.DateFieldListFilter),
                    ("finished_at", admin.DateFieldListFilter))
     search_fields = ("id", "task_name")
@@ -29,19 +31,23 @@ class QueuedTaskAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("id", "task_name", "queue", "status", "priority")}),
         ("Times", {"fields": ("scheduled_time", "created_at", "updated_at", "finished_at")}),
-        ("Delivery", {"fields": ("attempts", "max_attempts", "lease_expires")}),
+        ("Delivery", {"fields": ("attempts_shown", "lease_expires")}),
         ("Payload", {"fields": ("payload_pretty",)}),
         ("Error", {"fields": ("last_error", "traceback_pre")}),
     )
     readonly_fields = ("id", "task_name", "queue", "status", "priority", "scheduled_time", "created_at",
-                       "updated_at", "finished_at", "attempts", "max_attempts", "lease_expires",
+                       "updated_at", "finished_at", "attempts_shown", "lease_expires",
                        "payload_pretty", "last_error", "traceback_pre")
+
+    @admin.display(description="attempts", ordering="attempts")
+    def attempts_shown(self, obj: QueuedTask) -> str:
+        return attempts_display(obj.attempts, obj.max_attempts)
 
     @admin.display(description="payload")
     def payload_pretty(self, obj: QueuedTask) -> str:
         try:
             text = json.dumps(json.loads(obj.payload), indent=2, sort_keys=True)
-        except ValueError:
+        except (ValueError, RecursionError):
             text = obj.payload
         return format_html("<pre>{}</pre>", text)
 

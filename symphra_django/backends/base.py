@@ -29,7 +29,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from symphra_django.messages import DEFAULT_QUEUE, QueueStats, TaskMessage, to_timestamp
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import (
+    DEFAULT_QUEUE,
+    QueueStats,
+    TaskMessage,
+    delivery_limit,
+    to_timestamp,
+)
 from symphra_django.utils.identifiers import validate_identifier
 
 logger = logging.getLogger("symphra_django.backends")
@@ -167,8 +174,9 @@ class QueueBackend:
             if lease_seconds <= 0:
                 raise ValueError(f"lease_seconds must be > 0, got {lease_seconds!r}")
             self.default_lease_seconds = float(lease_seconds)
-        #: Deliveries after which a message whose lease keeps expiring is
-        #: failed (C7), for messages that do not carry their own limit.
+        #: Accepted so that existing settings keep working, and ignored: every
+        #: message carries its task's retry policy's ``max_attempts`` and
+        #: ``messages.delivery_limit`` decides (check symphra_django.W001).
         self.max_attempts = max_attempts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
@@ -467,13 +475,52 @@ class QueueBackend:
 
     def attempts_exhausted(self, task: TaskMessage) -> bool:
         """Whether a message that came back (lease expired) has used its deliveries."""
-        limit = task.max_attempts or self.max_attempts
-        return bool(limit) and task.attempts >= limit
+        return task.attempts >= delivery_limit(task.max_attempts)
+
+    # -- stored data that cannot become a task ---------------------------------------
+
+    def decode_stored(
+        self, raw: str | bytes, entry: Any, *, queue: str, task_id: str | None = None
+    ) -> TaskMessage | None:
+        """The message stored as ``raw``, or None once the stored ``entry``
+        has been moved to the failed store (see ``fail_unreadable``).
+
+        Backends call this from ``dequeue`` for every claimed payload, so that
+        one unreadable message never costs its batch-mates their delivery.
+        """
+        try:
+            return TaskMessage.from_json(raw)
+        except CorruptPayload as exc:
+            self.fail_unreadable(entry, str(exc), queue=queue, task_id=task_id)
+            return None
+
+    def fail_unreadable(
+        self, entry: Any, reason: str, *, queue: str, task_id: str | None = None
+    ) -> None:
+        """File a stored entry that cannot become a task in the failed store,
+        with ``reason`` (short, from ``CorruptPayload``), and log one line."""
+        shown = "?" if task_id is None else repr(task_id[:80])
+        logger.error(
+            "stored task %s on queue %r of %s cannot be read; moved to the failed store: %s",
+            shown, queue[:80], self.describe(), reason[:300],
+        )
+        self.store_unreadable(entry, f"corrupt payload: {reason}")
+
+    def store_unreadable(self, entry: Any, error: str) -> None:
+        """Move one stored entry that cannot become a task to the failed store,
+        with ``error`` as its error; ``entry`` is whatever the backend handed
+        to ``decode_stored`` (a row id and lease, a delivery, ...).
+
+        The storage primitive behind ``fail_unreadable``: a backend that
+        stores payloads (and so may read back one it cannot decode) overrides it.
+        """
+        raise NotSupported(f"{type(self).__name__} cannot file unreadable stored tasks")
 
 
 def lease_expired_error(task: TaskMessage) -> str:
     return (
         f"lease expired {task.attempts} time(s) without an acknowledgement "
-        f"(limit {task.max_attempts}): the worker was killed or the task keeps "
-        "crashing its worker"
+        f"(limit {delivery_limit(task.max_attempts)} deliveries: {task.max_attempts} "
+        "run(s) and the redeliveries allowed after crashes): the worker was killed "
+        "or the task keeps crashing its worker"
     )

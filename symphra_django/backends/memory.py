@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
 from symphra_django.backends.base import Listeners, QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.deadlines import Deadlines
 
@@ -31,6 +32,16 @@ class _Queue:
     # In-flight task ids by lease deadline.
     leases: Deadlines[str] = field(default_factory=Deadlines)
     failed: dict[str, TaskMessage] = field(default_factory=dict)
+
+
+def _shown(task: TaskMessage, queue: str) -> TaskMessage:
+    """A copy for a reader (peek, the failed store), or a stand-in if invalid."""
+    try:
+        return task.copy()
+    except CorruptPayload as exc:
+        stand_in = corrupt_message(repr(task)[:1000], str(exc), queue=queue, task_id=str(task.id))
+        stand_in.error = task.error if isinstance(task.error, str) else stand_in.error
+        return stand_in
 
 
 class MemoryBackend(QueueBackend):
@@ -114,9 +125,11 @@ class MemoryBackend(QueueBackend):
         lease_seconds: float | None = None,
     ) -> list[TaskMessage]:
         lease = lease_seconds or self.default_lease_seconds
+        name = self.queue_for(queue)
         out: list[TaskMessage] = []
+        unreadable: list[tuple[TaskMessage, str]] = []
         with self._lock:
-            q = self._queue(self.queue_for(queue))
+            q = self._queue(name)
             now = time.time()
             self._promote(q, now)
             while q.ready and len(out) < max_items:
@@ -127,15 +140,30 @@ class MemoryBackend(QueueBackend):
                 del q.pending[task_id]
                 task = entry[1]
                 task.attempts += 1
-                task.lease_token = uuid.uuid4().hex
-                task.lease_expires = now + lease
+                try:
+                    # The copy goes through the same validation as a stored
+                    # payload: a message changed in place after enqueue (this
+                    # queue holds objects) fails like a corrupt payload.
+                    delivered = task.copy()
+                except CorruptPayload as exc:
+                    unreadable.append((task, str(exc)))
+                    continue
+                task.lease_token = delivered.lease_token = uuid.uuid4().hex
+                task.lease_expires = delivered.lease_expires = now + lease
                 q.in_flight[task_id] = task
                 q.leases.set(task_id, task.lease_expires, task.lease_token)
-                delivered = task.copy()
-                delivered.lease_token = task.lease_token
-                delivered.lease_expires = task.lease_expires
                 out.append(delivered)
+        for task, reason in unreadable:
+            self.fail_unreadable((name, task), reason, queue=name, task_id=task.id)
         return out
+
+    def store_unreadable(self, entry: tuple[str, TaskMessage], error: str) -> None:
+        name, task = entry
+        with self._lock:
+            task.error, task.traceback = error, None
+            if isinstance(task.meta, dict):
+                task.meta["failed_at"] = time.time()
+            self._queue(name).failed[task.id] = task
 
     def _held(self, q: _Queue, task: TaskMessage) -> TaskMessage | None:
         held = q.in_flight.get(task.id)
@@ -229,7 +257,7 @@ class MemoryBackend(QueueBackend):
             q = self._queue(self.queue_for(queue))
             tasks = [t for _, t in q.pending.values()]
         tasks.sort(key=lambda t: (t.scheduled_time > time.time(), -t.priority, t.scheduled_time))
-        return [t.copy() for t in tasks[:limit]]
+        return [_shown(t, self.queue_for(queue)) for t in tasks[:limit]]
 
     def queues_sync(self) -> list[str]:
         with self._lock:
@@ -252,7 +280,7 @@ class MemoryBackend(QueueBackend):
         with self._lock:
             tasks = list(self._queue(self.queue_for(queue)).failed.values())
         tasks.reverse()
-        return [t.copy() for t in tasks[offset : offset + limit]]
+        return [_shown(t, self.queue_for(queue)) for t in tasks[offset : offset + limit]]
 
     def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
         moved = 0

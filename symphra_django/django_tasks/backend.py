@@ -19,7 +19,7 @@ from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.django_tasks.execution import settle_lost_call
 from symphra_django.django_tasks.resolve import UnknownDjangoTask, remember, resolve_task
 from symphra_django.django_tasks.results import to_task_result
-from symphra_django.django_tasks.bridge import DELIVERIES, ensure_runner, runner_name
+from symphra_django.django_tasks.bridge import RUNNER_POLICY, ensure_runner, runner_name
 
 #: ``OPTIONS`` keys and their defaults.
 OPTIONS = {
@@ -108,7 +108,7 @@ class SymphraBackend(BaseTaskBackend):
             queue=task.queue_name,
             priority=task.priority,
             scheduled_time=_timestamp(task.run_after),
-            max_attempts=DELIVERIES,
+            max_attempts=RUNNER_POLICY.max_attempts,
         )
         try:
             self.queue_backend.enqueue_sync(message)

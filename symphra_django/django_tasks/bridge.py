@@ -16,18 +16,21 @@ from django.utils.module_loading import import_string
 
 from symphra_django.tasks.context import current_message
 from symphra_django.exceptions import TaskDeclarationError
+from symphra_django.messages import delivery_limit
 from symphra_django.tasks.registry import registry
 from symphra_django.tasks.retry import RetryPolicy
 from symphra_django.tasks.base import declare
 
 PREFIX = "django.tasks:"
 
-#: Deliveries of one call: a missing result row (the enqueuing transaction
-#: not committed yet) is retried, and a worker lost mid-task hands the call
-#: to another worker, up to this many times. An exception raised by the
-#: Django task is never retried: Django's semantics are one run, then FAILED.
-DELIVERIES = 5
-
+#: Runs of one call: a missing result row (the enqueuing transaction not
+#: committed yet) is retried up to this many runs in all. An exception raised
+#: by the Django task is never retried: Django's semantics are one run, then
+#: FAILED.
+RUNS = 5
+#: Deliveries of one call whose workers keep getting lost mid-task (each
+#: lost delivery counts as a run) before it goes to the failed store.
+DELIVERIES = delivery_limit(RUNS)
 
 class ResultNotStored(LookupError):
     """The result row of a queued call is not (yet) in the database."""
@@ -35,7 +38,7 @@ class ResultNotStored(LookupError):
 
 #: Waits between deliveries while the result row is missing: at least
 #: 1 + 1 + 2 + 4 = 8 seconds in all for the enqueuing transaction to commit.
-RUNNER_POLICY = RetryPolicy(max_attempts=DELIVERIES, wait_min=1.0, wait_max=30.0, retry_on=(ResultNotStored,))
+RUNNER_POLICY = RetryPolicy(max_attempts=RUNS, wait_min=1.0, wait_max=30.0, retry_on=(ResultNotStored,))
 
 
 def runner_name(queue: str) -> str:

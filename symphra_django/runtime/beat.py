@@ -18,7 +18,6 @@ from symphra_django.backends.base import QueueBackend
 from symphra_django.runtime.ticks import Ledger
 from symphra_django.messages import DELAYED, IN_FLIGHT, READY, TaskMessage, from_timestamp
 from symphra_django.tasks.registry import TaskRegistry
-from symphra_django.tasks.retry import delivery_limit
 from symphra_django.tasks.base import Task
 
 logger = logging.getLogger("symphra_django.beat")
@@ -122,7 +121,7 @@ class Beat:
             queue=task.queue,
             priority=task.priority,
             scheduled_time=tick,
-            max_attempts=delivery_limit(task.policy),
+            max_attempts=task.policy.max_attempts,
             meta={"schedule": task.name, "tick": tick},
         )
         try:

@@ -228,14 +228,17 @@ class WorkerPool:
             error = f"{type(exc).__name__}: {exc}"
             trace = tb.format_exc()
             policy = task.policy
-            if policy.should_retry(exc, message.attempts):
+            # The message says how many runs it has (its policy's
+            # max_attempts, set when it was enqueued); the policy says which
+            # errors are retried and how long to wait.
+            if message.attempts < message.max_attempts and isinstance(exc, policy.retry_on):
                 delay = policy.delay(message.attempts)
-                logger.warning("task %s (%s) failed on attempt %d/%d, retrying in %.1fs: %s",
-                               message.name, message.id, message.attempts, policy.max_attempts, delay, error)
+                logger.warning("task %s (%s) failed on attempt %s, retrying in %.1fs: %s",
+                               message.name, message.id, message.attempts_display, delay, error)
                 self._call(self.backend.reject_sync, message, True, delay=delay, error=error, traceback=trace)
                 self.metrics.record(message.name, ok=False, duration=duration, retried=True)
             else:
-                self._fail(message, error, trace, attempts=policy.max_attempts)
+                self._fail(message, error, trace, ran=True)
                 self.metrics.record(message.name, ok=False, duration=duration)
             self._finished(message, False, error, duration)
             return False
@@ -246,9 +249,9 @@ class WorkerPool:
         self._finished(message, True, None, duration)
         return True
 
-    def _fail(self, message: TaskMessage, error: str, trace: str | None, attempts: int | None = None) -> None:
+    def _fail(self, message: TaskMessage, error: str, trace: str | None, ran: bool = False) -> None:
         logger.error("task %s (%s) failed%s: %s", message.name, message.id,
-                     f" after {message.attempts} attempt(s)" if attempts else "", error)
+                     f" on attempt {message.attempts_display}" if ran else "", error)
         self._call(self.backend.reject_sync, message, False, error=error, traceback=trace)
 
     def _finished(self, message: TaskMessage, ok: bool, error: str | None, duration: float) -> None:

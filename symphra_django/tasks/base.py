@@ -26,7 +26,7 @@ from symphra_django import conf
 from symphra_django.exceptions import EnqueueError, TaskDeclarationError
 from symphra_django.messages import MAX_PRIORITY, MIN_PRIORITY, TaskMessage, new_task_id
 from symphra_django.tasks.registry import TaskRegistry, registry
-from symphra_django.tasks.retry import RetryPolicy, default_policy, delivery_limit
+from symphra_django.tasks.retry import RetryPolicy, default_policy
 from symphra_django.tasks.schedules import Schedule, Window
 
 #: Keyword arguments of ``enqueue`` that are options, not task arguments
@@ -129,7 +129,7 @@ class Task:
             queue=queue,
             priority=priority,
             scheduled_time=scheduled_timestamp(options.run_at, options.delay),
-            max_attempts=delivery_limit(self.policy),
+            max_attempts=self.policy.max_attempts,
         )
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+# Where crash redeliveries are counted now; importable from here as before.
+from symphra_django.messages import CRASH_REDELIVERIES  # noqa: F401
+
 
 class RetryStrategy(str, Enum):
     EXPONENTIAL = "exponential"
@@ -23,7 +26,10 @@ class RetryStrategy(str, Enum):
 class RetryPolicy:
     """How a failing task is retried.
 
-    ``max_attempts`` counts every run, the first included (1 means no retry).
+    ``max_attempts`` counts every run, the first included (1 means no retry);
+    a message carries it as its own ``max_attempts``. A delivery lost to a
+    crashed worker counts as a run too, and a message is delivered at most
+    ``max_attempts + CRASH_REDELIVERIES`` times in all.
     The wait before attempt ``n + 1`` is, by ``strategy``:
 
     * ``exponential``: ``wait_min * multiplier ** (n - 1)``, with jitter
@@ -121,18 +127,6 @@ class RetryPolicy:
         if self.jitter:
             base = random.uniform(base / 2, base)
         return max(self.wait_min, min(self.wait_max, base))
-
-
-#: Deliveries a message gets beyond its policy's attempts before a backend
-#: treats it as poison. A lease that expires (worker killed, host lost) is not
-#: the task's failure: even a ``no_retry`` task is redone after a crash (C6),
-#: while one that keeps killing its workers still ends in the failed store (C7).
-CRASH_REDELIVERIES = 2
-
-
-def delivery_limit(policy: RetryPolicy) -> int:
-    """The ``max_attempts`` a message of a task with ``policy`` carries."""
-    return policy.max_attempts + CRASH_REDELIVERIES
 
 
 def default_policy() -> RetryPolicy:

@@ -19,6 +19,7 @@ pytest collects every rule into ``TestMyBackend``. See
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,8 @@ from datetime import UTC, datetime
 import pytest
 
 from symphra_django.backends.base import NotSupported, QueueBackend
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, TaskMessage
 from symphra_django.testing.harness import (
     TASK_NAME,
     ContractHarness,
@@ -324,7 +326,8 @@ class DeliveryLimitRules(ContractHarness):
     """
 
     def test_a_task_whose_lease_keeps_expiring_ends_in_the_failed_store(self, backend: QueueBackend) -> None:
-        task = message(id="poison", max_attempts=2)
+        # One run allowed: delivered once, then twice more for crashes.
+        task = message(id="poison", max_attempts=1)
         backend.enqueue_sync(task)
         for delivery in range(1, delivery_limit(task) + 1):
             [got] = self.wait_for_delivery(backend, lease_seconds=self.short_lease)
@@ -494,10 +497,23 @@ class ClearAndHealthRules(ContractHarness):
 
 
 #: Payloads nobody can read, as a broken or hostile producer might store them.
-UNREADABLE_PAYLOADS = {
-    "pickle-like": b"\x80\x04\x95not json at all",
-    "missing-fields": b'{"v": 1, "id": "x"}',
-    "not-an-object": b"[1, 2, 3]",
+def _with_field(name: str, raw_value: str) -> bytes:
+    """A valid payload whose field ``name`` holds the JSON text ``raw_value``."""
+    data = message(id=f"bad-{name}").to_dict()
+    data[name] = "@@"
+    return json.dumps(data).replace('"@@"', raw_value).encode()
+
+
+#: Payloads nobody can turn into a task, each with (part of) the reason the
+#: failed store must give.
+UNREADABLE_PAYLOADS: dict[str, tuple[bytes, str]] = {
+    "pickle-like": (b"\x80\x04\x95not json at all", "not UTF-8"),
+    "invalid-utf8-inside-json": (b'{"v": 1, "id": "\xff\xfe"}', "not UTF-8"),
+    "deep-nesting": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    "missing-fields": (b'{"v": 1, "id": "x"}', "payload has no 'name'"),
+    "not-an-object": (b"[1, 2, 3]", "not a JSON object"),
+    "nan-time": (_with_field("scheduled_time", "NaN"), "'scheduled_time' is not a finite number"),
+    "priority-out-of-range": (_with_field("priority", "101"), "'priority' is outside"),
 }
 
 
@@ -525,18 +541,30 @@ class PayloadSafetyRules(ContractHarness):
         [got] = self.take(backend)
         assert got.attempts == 3
 
-    @pytest.mark.parametrize("raw", UNREADABLE_PAYLOADS.values(), ids=UNREADABLE_PAYLOADS.keys())
-    def test_an_unreadable_payload_goes_to_the_failed_store_with_the_reason(
-        self, backend: QueueBackend, raw: bytes
+    @pytest.mark.parametrize(("raw", "reason"), UNREADABLE_PAYLOADS.values(), ids=UNREADABLE_PAYLOADS.keys())
+    def test_an_unreadable_payload_goes_to_the_failed_store_and_its_batch_mates_are_delivered(
+        self, backend: QueueBackend, raw: bytes, reason: str
     ) -> None:
+        backend.enqueue_sync(message(id="before"))
         try:
-            self.store_raw_payload(backend, "default", raw)
+            stored = self.store_raw_payload(backend, "default", raw)
         except NotSupported as exc:
             pytest.skip(str(exc))
-        backend.enqueue_sync(message(id="good"))
-        assert self.ids(self.take(backend)) == ["good"]
+        backend.enqueue_sync(message(id="after"))
+        # One claim of the whole queue: the unreadable entry is filed as
+        # failed and the tasks around it are handed out all the same.
+        assert sorted(self.ids(self.take(backend, 10))) == ["after", "before"]
         [failed] = self.optional(backend.list_failed_sync)
-        assert failed.error is not None and failed.error.startswith("corrupt payload")
+        assert failed.error is not None and failed.error.startswith("corrupt payload: ")
+        assert len(failed.error) < 400, "the reason must stay short, whatever the payload"
+        if isinstance(stored, bytes):
+            assert reason in failed.error
+        if stored is not None:
+            # Whatever the storage kept, the reason is the decoder's own.
+            with pytest.raises(CorruptPayload) as refused:
+                TaskMessage.from_json(stored)
+            assert failed.error == f"corrupt payload: {refused.value}"
+        assert backend.get_queue_size_sync() == 2
 
 
 class BackendContractTests(

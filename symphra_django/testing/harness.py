@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 
 from symphra_django.backends.base import NotSupported, QueueBackend
+from symphra_django import messages
 from symphra_django.messages import TaskMessage
 from symphra_django.testing.waiting import wait_until
 
@@ -29,12 +30,13 @@ def message(**fields: Any) -> TaskMessage:
 
 def delivery_limit(task: TaskMessage) -> int:
     """How many times ``task`` is handed out while its lease keeps expiring
-    before it goes to the failed store.
+    before it goes to the failed store: its runs (``max_attempts``) plus the
+    fixed crash redeliveries, as :func:`symphra_django.messages.delivery_limit`
+    computes for every backend.
 
-    Every rule about delivery limits takes the number from here, so that the
-    kit follows the backends if the limit's arithmetic ever changes.
+    Every rule about delivery limits takes the number from here.
     """
-    return task.max_attempts
+    return messages.delivery_limit(task.max_attempts)
 
 
 class ContractHarness:
@@ -73,9 +75,12 @@ class ContractHarness:
             f"{type(self).__name__} must override make_backend() or the backend_maker fixture"
         )
 
-    def store_raw_payload(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
+    def store_raw_payload(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | str | None:
         """Put ``raw`` into ``backend``'s storage as a task of ``queue``, due now,
         the way a foreign or broken producer would (bypassing ``enqueue``).
+        Return what was stored (``raw``, or the text a storage that refuses
+        invalid UTF-8 kept instead), so the rules can check that the failed
+        store's reason is the decoder's own.
 
         The payload-safety rules use it to check that unreadable payloads end
         in the failed store with the reason instead of being guessed at or

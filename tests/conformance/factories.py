@@ -9,10 +9,12 @@ other tests use ``FACTORIES`` to run on every real server.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
 from symphra_django.backends import MemoryBackend, NotSupported, QueueBackend
+from symphra_django.messages import TaskMessage
 
 
 class BackendFactory:
@@ -44,8 +46,9 @@ class BackendFactory:
     def prepare(self, request) -> None:
         """Set up what the backend needs for this test (e.g. its database)."""
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        """Store ``raw`` as if it were a task payload on ``queue``, due now."""
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | str | None:
+        """Store ``raw`` as if it were a task payload on ``queue``, due now;
+        returns what was stored (None where no payload is stored)."""
         raise NotSupported(f"{type(self).__name__} cannot store a raw payload")
 
     def teardown(self) -> None:
@@ -65,7 +68,13 @@ class MemoryFactory(BackendFactory):
         return self.shared
 
     def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        raise NotSupported("memory holds objects, not payloads")
+        # Memory holds objects, not payloads: what stands for an unreadable
+        # one is a stored message whose fields no longer validate (meta is
+        # the raw bytes), which its delivery's copy refuses like a payload.
+        planted = TaskMessage(name="<planted>", id=f"corrupt-{self.namespace}", queue=queue)
+        planted.meta = raw  # type: ignore[assignment]
+        with backend._lock:  # type: ignore[attr-defined]
+            backend._push(backend._queue(queue), planted, time.time())  # type: ignore[attr-defined]
 
 
 # Factories in their own modules subclass BackendFactory, defined above.

@@ -30,14 +30,25 @@ class DatabaseFactory(BackendFactory):
     def build(self, **options: object) -> QueueBackend:
         return DatabaseBackend(alias="conformance", database=self.database, **options)
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        # A text column cannot hold invalid UTF-8: store what a reader would see.
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | str:
         now = model_datetime(time.time() - 1)
+        task_id = f"corrupt-{self.namespace}"
+        # PostgreSQL and MariaDB refuse text that is not UTF-8: store what a
+        # reader would see there.
+        text = raw.decode("utf-8", "replace")
         QueuedTask.objects.using(self.database).create(
-            id=f"corrupt-{self.namespace}", queue=queue, task_name="<unknown>",
-            scheduled_time=now, payload=raw.decode("utf-8", "replace"),
-            created_at=now, updated_at=now,
+            id=task_id, queue=queue, task_name="<unknown>",
+            scheduled_time=now, payload=text, created_at=now, updated_at=now,
         )
+        connection = connections[self.database]
+        if connection.vendor != "sqlite":
+            return text
+        # SQLite keeps any bytes in a TEXT column, as a foreign writer (or a
+        # damaged file) may leave them.
+        table = connection.ops.quote_name(QueuedTask._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET payload = CAST(%s AS TEXT) WHERE id = %s", [raw, task_id])
+        return raw
 
     def teardown(self) -> None:
         super().teardown()

@@ -30,7 +30,7 @@ class RabbitMQFactory(BackendFactory):
 
         return RabbitMQBackend(alias="conformance", url=URL, exchange_name=self.namespace, **options)
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes:
         # Published as a foreign producer would: straight into the work queue.
         backend._ensure_queue(queue)
         with pika.BlockingConnection(pika.URLParameters(URL)) as connection:
@@ -39,6 +39,7 @@ class RabbitMQFactory(BackendFactory):
             channel.basic_publish(
                 backend.topology.exchange, backend.topology.work_key(queue), raw, mandatory=True
             )
+        return raw
 
     def teardown(self) -> None:
         topologies = [backend.topology for backend in self.made]

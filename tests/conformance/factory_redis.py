@@ -17,12 +17,13 @@ class RedisFactory(BackendFactory):
 
         return RedisBackend(alias="conformance", url=URL, key_prefix=self.namespace, **options)
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes:
         from symphra_django.backends.redis.keys import order_head
 
         # Filed by the backend's own enqueue script, as a task with a
         # payload nobody can read.
         backend._script("enqueue", queue, ["new", "corrupt-1", raw, 0, 0, order_head(0, 0.0), "0"])
+        return raw
 
     def teardown(self) -> None:
         if self.made:

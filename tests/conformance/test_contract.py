@@ -36,8 +36,8 @@ class BuiltInBackendContract(BackendContractTests):
         yield factory.make_unconnected
         factory.teardown()
 
-    def store_raw_payload(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        self.factory.inject_corrupt(backend, queue, raw)
+    def store_raw_payload(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | str | None:
+        return self.factory.inject_corrupt(backend, queue, raw)
 
 
 class TestMemoryBackend(BuiltInBackendContract):

@@ -9,8 +9,9 @@ the project's ``default`` database, so a view's ``enqueue`` reaches
     The ``DATABASES`` alias holding the queue table (default ``"default"``).
     Use :class:`symphra_django.routers.QueueRouter` to keep the table (and its
     migrations) in a database of its own.
-``queue_name``, ``lease_seconds``, ``max_attempts``
+``queue_name``, ``lease_seconds``
     As for every backend (see :class:`~symphra_django.backends.base.QueueBackend`).
+    ``max_attempts`` is accepted and ignored (check ``symphra_django.W001``).
 ``keep_history``
     Keep acknowledged tasks as ``done`` rows (default True), queryable with
     ``QueuedTask.objects.history(...)`` and pruned by ``prunetasks``.
@@ -37,7 +38,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import TaskMessage
 from symphra_django.models import QueuedTask
 from symphra_django.backends.database import claims as sql
@@ -262,10 +262,8 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
         expires, rows = self._run(claim)
         tasks: list[tuple[int, TaskMessage]] = []
         for task_id, payload, attempts, seq in rows:
-            try:
-                task = TaskMessage.from_json(payload)
-            except CorruptPayload as exc:
-                self._fail_corrupt(task_id, token, str(exc))
+            task = self.decode_stored(payload, (task_id, token), queue=queue_name, task_id=task_id)
+            if task is None:
                 continue
             task.id, task.queue, task.attempts = task_id, queue_name, attempts
             task.lease_token, task.lease_expires = token, expires
@@ -274,15 +272,15 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
         tasks.sort(key=lambda item: (-item[1].priority, item[1].scheduled_time, item[0]))
         return [task for _, task in tasks]
 
-    def _fail_corrupt(self, task_id: str, token: str, reason: str) -> None:
-        logger.error("task %s in database %r has a %s", task_id, self.database, reason)
+    def store_unreadable(self, entry: tuple[str, str], error: str) -> None:
+        task_id, token = entry
 
         def fail(connection: BaseDatabaseWrapper) -> None:
             db_now = self._db_time(connection, time.time())
             with connection.cursor() as cursor:
                 cursor.execute(
                     self.dialect.fail(held=False),
-                    [f"corrupt payload: {reason}", None, db_now, db_now, task_id, token],
+                    [error, None, db_now, db_now, task_id, token],
                 )
 
         self._run(fail)

@@ -55,6 +55,8 @@ class Dialect:
     claim_returns = True
     #: Whether enqueue is one upsert (else insert-ignore plus a fallback update).
     upserts = True
+    #: How a claim reads the payload column ({} is the quoted column).
+    payload_read = "{}"
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         names = TableNames(connection, QueuedTask)
@@ -70,6 +72,11 @@ class Dialect:
             f"AND {c['status']} = '{READY}' AND {c['scheduled_time']} <= %s "
             f"ORDER BY {c['priority']} DESC, {c['scheduled_time']}, {c['seq']} "
             f"LIMIT %s{self.lock_clause}"
+        )
+        # What a claim returns: one row with a payload that is not text must
+        # not make the fetch fail for the whole batch (see SQLiteDialect).
+        self.claim_fields = ", ".join(
+            self.payload_read.format(c[f]) if f == "payload" else c[f] for f in CLAIM_FIELDS
         )
         self.lease_set = (
             f"{c['status']} = '{IN_FLIGHT}', {c['attempts']} = {c['attempts']} + 1, "
@@ -117,17 +124,15 @@ class Dialect:
     def claim(self) -> str:
         """Params: token, expires, now, queue, now, limit."""
         c = self.col
-        returning = ", ".join(c[f] for f in CLAIM_FIELDS)
         return (
             f"UPDATE {self.table} SET {self.lease_set} "
-            f"WHERE {c['id']} IN ({self.select_due}) RETURNING {returning}"
+            f"WHERE {c['id']} IN ({self.select_due}) RETURNING {self.claim_fields}"
         )
 
     def claim_select(self) -> str:
         """Params: queue, now, limit (dialects without ``UPDATE … RETURNING``)."""
         c = self.col
-        fields = ", ".join(c[f] for f in CLAIM_FIELDS)
-        return self.select_due.replace(f"SELECT {c['id']} ", f"SELECT {fields} ", 1)
+        return self.select_due.replace(f"SELECT {c['id']} ", f"SELECT {self.claim_fields} ", 1)
 
     @cache
     def claim_update(self, rows: int) -> str:
@@ -217,7 +222,11 @@ class Dialect:
 
 
 class SQLiteDialect(Dialect):
-    pass
+    # SQLite does not check that TEXT is UTF-8, and Python's sqlite3 raises
+    # while fetching a row whose text is not: the whole claimed batch would
+    # be lost to its leases. Read the payload as bytes and let the decoder
+    # refuse the one bad row.
+    payload_read = "CAST({} AS BLOB)"
 
 
 class PostgreSQLDialect(Dialect):

@@ -12,12 +12,13 @@ import logging
 import time
 from collections.abc import Iterable
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Case, Count, IntegerField, Min, Q, Value, When
+from django.db.models import BinaryField, Case, Count, F, IntegerField, Min, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
 
 from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, message_or_stand_in
 from symphra_django.models import QueuedTask
 from symphra_django.backends.database import claims as sql
 from symphra_django.backends.database.times import model_datetime, to_epoch
@@ -34,6 +35,14 @@ class DatabaseInspection:
     def _rows(self, queue: str | None = None):
         rows = QueuedTask.objects.using(self.database)
         return rows if queue is None else rows.filter(queue=self.queue_for(queue))
+
+    def _with_payload(self, rows: QuerySet) -> tuple[QuerySet, str]:
+        """``rows`` and the name to read the payload by: as bytes on SQLite,
+        which stores text that is not UTF-8 and then fails the whole fetch
+        (the claim reads it the same way)."""
+        if connections[self.database].vendor == "sqlite":
+            return rows.annotate(raw_payload=Cast("payload", BinaryField())), "raw_payload"
+        return rows, "payload"
 
     def get_stats_sync(self, queue: str | None = None) -> QueueStats:
         self._expire_leases()
@@ -73,8 +82,9 @@ class DatabaseInspection:
 
     def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
         now = model_datetime(time.time())
+        rows, payload = self._with_payload(self._rows(self.queue_for(queue)))
         rows = (
-            self._rows(self.queue_for(queue))
+            rows
             .filter(status=sql.READY)
             .annotate(
                 later=Case(
@@ -84,7 +94,7 @@ class DatabaseInspection:
                 )
             )
             .order_by("later", "-priority", "scheduled_time", "seq")
-            .values_list("id", "queue", "payload", "attempts", "last_error", "traceback")[:limit]
+            .values_list("id", "queue", payload, "attempts", "last_error", "traceback")[:limit]
         )
         return [self._message(*row) for row in self._run(lambda _: list(rows))]
 
@@ -92,15 +102,13 @@ class DatabaseInspection:
         self,
         task_id: str,
         queue: str,
-        payload: str,
+        payload: str | bytes,
         attempts: int,
         error: str | None,
         traceback: str | None,
     ) -> TaskMessage:
-        try:
-            task = TaskMessage.from_json(payload)
-        except CorruptPayload as exc:
-            task = corrupt_message(payload, str(exc), queue=queue, task_id=task_id)
+        task, unreadable = message_or_stand_in(payload, queue=queue, task_id=task_id)
+        if unreadable is not None:
             task.error = error or task.error
             return task
         task.id, task.queue, task.attempts = task_id, queue, attempts
@@ -132,12 +140,13 @@ class DatabaseInspection:
     def list_failed_sync(
         self, queue: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[TaskMessage]:
+        rows, payload = self._with_payload(self._rows(self.queue_for(queue)))
         rows = (
-            self._rows(self.queue_for(queue))
+            rows
             .filter(status=sql.FAILED)
             .order_by("-finished_at", "-seq")
             .values_list(
-                "id", "queue", "payload", "attempts", "last_error", "traceback", "finished_at"
+                "id", "queue", payload, "attempts", "last_error", "traceback", "finished_at"
             )[offset : offset + limit]
         )
         out = []
@@ -152,17 +161,19 @@ class DatabaseInspection:
         failed = self._rows(self.queue_for(queue)).filter(
             pk__in=list(task_ids), status=sql.FAILED
         )
+        readable, column = self._with_payload(failed)
         now = time.time()
         moved = 0
         for task_id, queue_name, payload in self._run(
-            lambda _: list(failed.values_list("id", "queue", "payload"))
+            lambda _: list(readable.values_list("id", "queue", column))
         ):
             try:
                 payload = TaskMessage.from_json(payload).copy(
                     scheduled_time=now, attempts=0
                 ).to_json()
             except CorruptPayload:
-                pass  # retried as is: it fails again with its reason
+                # Retried as is (what was stored): it fails again with its reason.
+                payload = F("payload")
             moved += self._run(
                 lambda _: failed.filter(pk=task_id).update(
                     status=sql.READY, scheduled_time=model_datetime(now), attempts=0,

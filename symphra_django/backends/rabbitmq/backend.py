@@ -40,7 +40,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from symphra_django import conf
-from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
 from symphra_django.utils.secrets import mask_url
 from symphra_django.utils.identifiers import validate_identifier
@@ -319,14 +318,17 @@ class RabbitMQBackend(QueueBackend):
         expires = now + lease
         fresh: list[tuple[Delivery, TaskMessage, Entry]] = []
         for delivery in deliveries:
-            try:
-                task = TaskMessage.from_json(delivery.body)
-            except CorruptPayload as exc:
-                self._fail_corrupt(queue, delivery, str(exc))
+            header_id = delivery.header(TASK_ID)
+            task_id = header_id if isinstance(header_id, str) else None
+            task = self.decode_stored(delivery.body, (queue, delivery), queue=queue, task_id=task_id)
+            if task is None:
                 continue
             token = delivery.header(TOKEN)
             if not isinstance(token, str):
-                self._fail_corrupt(queue, delivery, "no symphra token header (not published by symphra_django)")
+                self.fail_unreadable(
+                    (queue, delivery), "no symphra token header (not published by symphra_django)",
+                    queue=queue, task_id=task.id,
+                )
                 continue
             if task.scheduled_time > now:
                 self._repark(queue, delivery, task.scheduled_time)
@@ -400,15 +402,16 @@ class RabbitMQBackend(QueueBackend):
         self.publisher.publish([self.publisher.copy(queue, delivery.body, delivery.properties, due)])
         self._settle(delivery)
 
-    def _fail_corrupt(self, queue: str, delivery: Delivery, reason: str) -> None:
+    def store_unreadable(self, entry: tuple[str, Delivery], error: str) -> None:
+        queue, delivery = entry
         task_id = delivery.header(TASK_ID)
-        stand_in = corrupt_message(delivery.body, reason, queue=queue, task_id=task_id if isinstance(task_id, str) else None)
+        stand_in = corrupt_message(delivery.body, "", queue=queue, task_id=task_id if isinstance(task_id, str) else None)
+        stand_in.error = error
         stand_in.meta["failed_at"] = time.time()
         token = uuid.uuid4().hex
         self.publisher.publish([self.publisher.message(stand_in, token, failed=True)])
         self.ledger.record_failed(queue, Entry(stand_in.id, token, stand_in.scheduled_time))
         self._settle(delivery)
-        logger.warning("corrupt payload on queue %r moved to the failed queue: %s", queue, reason)
 
     def _to_failed(
         self, queue: str, delivery: Held, task: TaskMessage, token: str, claim: str,

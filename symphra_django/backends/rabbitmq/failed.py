@@ -104,8 +104,10 @@ class FailedStore:
                     break
                 token = (properties.headers or {}).get(TOKEN)
                 try:
-                    task = TaskMessage.from_json(body)
+                    task: TaskMessage | None = TaskMessage.from_json(body)
                 except CorruptPayload:
+                    # Not a message of ours (stand-ins for unreadable ones are
+                    # valid messages): nothing to list or retry.
                     task = None
                 if task is None or tokens.get(task.id) != token:
                     verdict: str | Outgoing = DROP  # a stale copy

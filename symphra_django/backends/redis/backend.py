@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import ImproperlyConfigured
 
 from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import QueueStats, TaskMessage, corrupt_message
+from symphra_django.messages import QueueStats, TaskMessage, corrupt_message, delivery_limit, message_or_stand_in
 from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.backends.base import QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.redis.client import ReconnectingClient
@@ -44,6 +44,9 @@ logger = logging.getLogger("symphra_django.backends.redis")
 T = TypeVar("T")
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PREFIX = "symphra"
+#: The delivery limit of a task stored with none (0, by a hand-made message
+#: of an older version): what a task allowed one run gets.
+UNSET_LIMIT = delivery_limit(0)
 
 
 class RedisBackend(QueueBackend):
@@ -86,7 +89,6 @@ class RedisBackend(QueueBackend):
         self.key_prefix = validate_identifier(
             key_prefix or pending_set or DEFAULT_PREFIX, "key_prefix"
         )
-        self._default_limit = max(0, int(max_attempts or 0))
         self._connection = ReconnectingClient(self.target, client_options, float(reconnect_timeout))
         self._wakeup = WakeListener(self._connection, key_pattern(self.key_prefix, "wake"))
 
@@ -149,7 +151,9 @@ class RedisBackend(QueueBackend):
                     task.id,
                     task.to_json(),
                     max(0, task.attempts),
-                    max(0, task.max_attempts),
+                    # The scripts compare deliveries with this number only:
+                    # the rule that makes it lives in messages.delivery_limit.
+                    delivery_limit(task.max_attempts),
                     order_head(task.priority, task.scheduled_time),
                     repr(task.scheduled_time),
                 ]
@@ -170,33 +174,31 @@ class RedisBackend(QueueBackend):
         out: list[TaskMessage] = []
         while len(out) < max_items:
             wanted = min(max_items - len(out), SCRIPT_BATCH)
-            reply = self._script(
-                "claim", name, [wanted, lease, self._default_limit, uuid.uuid4().hex + ":"]
-            )
+            reply = self._script("claim", name, [wanted, lease, UNSET_LIMIT, uuid.uuid4().hex + ":"])
             deadline, wait, items = float(reply[0]), reply[1], reply[2:]
             if wait:
                 self._wakeup.wake_in(float(wait))
-            corrupt = []
+            unreadable = 0
             for i in range(0, len(items), 4):
                 task_id, raw, attempts, token = items[i : i + 4]
                 task_id, token = task_id.decode(), token.decode()
-                try:
-                    task = TaskMessage.from_json(raw)
-                except CorruptPayload as exc:
-                    corrupt.append((task_id, token, str(exc)))
+                task = self.decode_stored(raw, (name, task_id, token), queue=name, task_id=task_id)
+                if task is None:
+                    unreadable += 1
                     continue
                 task.id, task.queue, task.attempts = task_id, name, int(attempts)
                 task.lease_token, task.lease_expires = token, deadline
                 out.append(task)
-            # C12: a payload that cannot be read is failed with its reason,
-            # and the batch is topped up from the tasks behind it.
-            for task_id, token, reason in corrupt:
-                logger.error("corrupt payload %r on queue %r: %s", task_id, name, reason)
-                record = json.dumps({"error": f"corrupt payload: {reason}", "traceback": None})
-                self._script("reject", name, [task_id, token, "fail", record])
-            if len(items) < 4 * wanted and not corrupt:
+            # A payload that cannot be read went to the failed store: top the
+            # batch up from the tasks behind it.
+            if len(items) < 4 * wanted and not unreadable:
                 break
         return out
+
+    def store_unreadable(self, entry: tuple[str, str, str], error: str) -> None:
+        queue, task_id, token = entry
+        record = json.dumps({"error": error, "traceback": None})
+        self._script("reject", queue, [task_id, token, "fail", record])
 
     def acknowledge_sync(self, task: TaskMessage) -> bool:
         return self.acknowledge_many_sync([task]) == 1
@@ -256,7 +258,7 @@ class RedisBackend(QueueBackend):
     # -- inspecting ----------------------------------------------------------------------
 
     def _inspect(self, queue: str, what: str, argument: Any = "") -> Any:
-        return self._script("inspect", queue, [what, self._default_limit, argument])
+        return self._script("inspect", queue, [what, UNSET_LIMIT, argument])
 
     def get_stats_sync(self, queue: str | None = None) -> QueueStats:
         ready, delayed, in_flight, failed, oldest = self._inspect(self._queue(queue), "stats")
@@ -320,12 +322,10 @@ class RedisBackend(QueueBackend):
         try:
             record = json.loads(raw_record.decode("utf-8", "replace"))
             payload = record["payload"]
-        except (ValueError, KeyError, TypeError) as exc:
-            return corrupt_message(raw_record, f"unreadable failed record: {exc}", queue=queue, task_id=task_id)
-        try:
-            task = TaskMessage.from_json(payload)
-        except CorruptPayload as exc:
-            task = corrupt_message(payload, str(exc), queue=queue, task_id=task_id)
+        except Exception as exc:  # noqa: BLE001 - stored data may be anything
+            reason = f"unreadable failed record: {type(exc).__name__}"
+            return corrupt_message(raw_record, reason, queue=queue, task_id=task_id)
+        task, _ = message_or_stand_in(payload, queue=queue, task_id=task_id)
         task.id, task.queue = task_id, queue
         task.attempts = int(record.get("attempts") or 0)
         task.traceback = record.get("traceback")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_status
+from symphra_django.messages import TaskMessage
+from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_for, backend_status
+
+logger = logging.getLogger("symphra_django.status")
 
 COLUMNS = ("alias", "queue", "ready", "delayed", "in flight", "failed", "oldest due", "health")
+FAILED_COLUMNS = ("alias", "queue", "id", "task", "attempts", "error")
 
 
 def _age(seconds: float | None) -> str:
@@ -38,6 +43,27 @@ def table_rows(statuses: list[BackendStatus]) -> list[tuple[str, ...]]:
     return rows
 
 
+def failed_tasks(statuses: list[BackendStatus], limit: int) -> list[tuple[str, str, TaskMessage]]:
+    """The newest ``limit`` failed tasks of every healthy queue that has some."""
+    found = []
+    for backend in statuses:
+        for q in backend.queues:
+            if not backend.healthy or q.stats is None or not q.stats.failed:
+                continue
+            try:
+                tasks = backend_for(backend.alias).list_failed_sync(q.queue, limit=limit)
+            except Exception:  # noqa: BLE001 - the counts above already say what is known
+                logger.debug("cannot list the failed tasks of %s", q.queue, exc_info=True)
+                continue
+            found.extend((backend.alias, q.queue, task) for task in tasks)
+    return found
+
+
+def _error_line(task: TaskMessage) -> str:
+    first = (task.error or "").strip().splitlines()
+    return first[0][:100] if first else ""
+
+
 class Command(BaseCommand):
     help = (
         "Show every configured backend alias and queue with its ready, delayed, "
@@ -50,6 +76,9 @@ class Command(BaseCommand):
         parser.add_argument("--backend", action="append", dest="aliases", metavar="ALIAS",
                             help="Only this alias; repeat for several (default: every alias).")
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+        parser.add_argument("--failed", type=int, nargs="?", const=10, default=0, metavar="N",
+                            help="Also list the newest N failed tasks of each queue (default N: "
+                                 "%(const)s) with their attempts and error.")
         parser.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT, metavar="SECONDS",
                             help="Wait this long for a backend to connect before calling it down "
                                  "(default: %(default)s).")
@@ -61,17 +90,29 @@ class Command(BaseCommand):
                         else all_statuses(timeout))
         except KeyError as exc:
             raise CommandError(f"unknown backend alias {exc.args[0]!r}") from None
+        failed = failed_tasks(statuses, options["failed"]) if options["failed"] > 0 else None
         if options["json"]:
-            self.stdout.write(json.dumps({"backends": [s.to_dict() for s in statuses]}, indent=2))
+            data: dict[str, Any] = {"backends": [s.to_dict() for s in statuses]}
+            if failed is not None:
+                data["failed"] = [
+                    {"alias": alias, "queue": queue, "id": t.id, "task": t.name, "attempts": t.attempts,
+                     "max_attempts": t.max_attempts, "error": t.error}
+                    for alias, queue, t in failed
+                ]
+            self.stdout.write(json.dumps(data, indent=2))
         else:
             self.stdout.write(self.format_table(table_rows(statuses)))
+            if failed:
+                rows = [(alias, queue, t.id, t.name, t.attempts_display, _error_line(t))
+                        for alias, queue, t in failed]
+                self.stdout.write("\n" + self.format_table(rows, FAILED_COLUMNS))
         unhealthy = [s.alias for s in statuses if not s.healthy]
         if unhealthy:
             raise CommandError(f"unhealthy backend(s): {', '.join(unhealthy)}", returncode=1)
 
-    def format_table(self, rows: list[tuple[str, ...]]) -> str:
-        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(COLUMNS)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip()]
+    def format_table(self, rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
+        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
         for row in rows:
             lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
         return "\n".join(lines)

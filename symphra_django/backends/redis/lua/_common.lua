@@ -17,7 +17,9 @@ local function server_now()
   return tonumber(t[1]) + tonumber(t[2]) / 1e6
 end
 
--- state is "attempts:limit:ordkey".
+-- state is "attempts:limit:ordkey": deliveries so far, and the deliveries
+-- allowed, computed in Python (messages.delivery_limit) when the task was
+-- filed, so that these scripts only compare.
 local function parse_state(raw)
   local attempts, limit, ordkey = string.match(raw, '^(%d+):(%d+):(.*)$')
   return tonumber(attempts), tonumber(limit), ordkey
@@ -71,17 +73,18 @@ local function to_failed(id, now, record)
   redis.call('HDEL', K_STATE, id)
 end
 
--- Expired leases come back (C6) or, out of attempts, fail (C7); due
+-- Expired leases come back (C6) or, out of deliveries, fail (C7); due
 -- delayed tasks become ready (C3). Run before anything reads the queue.
-local function maintain(now, default_limit)
+-- unset_limit stands for a limit stored as 0 (by an older version).
+local function maintain(now, unset_limit)
   local expired = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, BATCH)
   for _, id in ipairs(expired) do
     release(id)
     local state = redis.call('HGET', K_STATE, id)
     if state then
       local attempts, limit, ordkey = parse_state(state)
-      if limit == 0 then limit = default_limit end
-      if limit > 0 and attempts >= limit then
+      if limit == 0 then limit = unset_limit end
+      if attempts >= limit then
         to_failed(id, now, {reason = 'lease_expired'})
       else
         redis.call('ZADD', K_READY, 0, ordkey)

@@ -1,4 +1,4 @@
--- ARGV: n, lease seconds, default attempt limit, token prefix.
+-- ARGV: n, lease seconds, delivery limit for a state stored without one, token prefix.
 -- Leases up to n (at most BATCH) due tasks, best first (C4, C5), with a
 -- fixed number of commands per batch. Returns
 -- {deadline, wait, id1, payload1, attempts1, token1, id2, ...} where wait is

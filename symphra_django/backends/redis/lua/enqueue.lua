@@ -1,5 +1,5 @@
 -- ARGV: mode ('new' or 'retry'), then per task (at most BATCH): id, payload,
--- attempts so far, limit, head, due. 'new' skips ids already queued or in flight (C2) and
+-- attempts so far, delivery limit, head, due. 'new' skips ids already queued or in flight (C2) and
 -- repeats within the batch; 'retry' moves only ids that are in the failed
 -- store. A fixed number of commands per batch. Returns how many were filed.
 local now = server_now()

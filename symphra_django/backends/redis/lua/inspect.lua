@@ -1,4 +1,5 @@
--- ARGV: what ('stats', 'status' or 'peek'), default attempt limit, argument.
+-- ARGV: what ('stats', 'status' or 'peek'), delivery limit for a state stored
+-- without one, argument.
 -- Read-mostly views of one queue, after the same upkeep as a claim.
 local now = server_now()
 maintain(now, tonumber(ARGV[2]))
