@@ -96,7 +96,7 @@ class RedisBackend(QueueBackend):
     # -- connection -------------------------------------------------------------
 
     def connect_sync(self) -> None:
-        """Connect, retrying ``SYMPHRA['CONNECT_RETRIES']`` times with backoff."""
+        """Connect: one attempt, bounded by the socket timeouts (``runscheduler`` retries)."""
         self._connection.connect()
 
     def disconnect_sync(self) -> None:
