@@ -2,7 +2,7 @@
 
 A backend stores :class:`~symphra_django.messages.TaskMessage` objects for one
 or more named queues and hands them out under a lease. The rules every backend
-follows (C1–C12, listed in ``docs/custom-backends.md``) are tested by
+follows (C1–C12, named in ``docs/custom-backends.md``) are tested by
 ``tests/conformance``.
 
 The interface keeps the async method names backends were first written for
