@@ -19,10 +19,11 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from symphra_django.exceptions import CorruptPayload
+from symphra_django.utils.times import from_timestamp
 
 PAYLOAD_VERSION = 1
 DEFAULT_QUEUE = "default"
@@ -44,31 +45,12 @@ DELAYED = "delayed"
 IN_FLIGHT = "in_flight"
 FAILED = "failed"
 TASK_STATES = (READY, DELAYED, IN_FLIGHT, FAILED)
+#: States of a task that is not finished: it may still run.
+PENDING_STATES = (READY, DELAYED, IN_FLIGHT)
 
 
 def new_task_id() -> str:
     return uuid.uuid4().hex
-
-
-def to_timestamp(value: datetime | float | int | None) -> float:
-    """An aware datetime (or epoch seconds) as epoch seconds; ``None`` is now."""
-    if value is None:
-        return time.time()
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(
-                f"naive datetime {value!r}: pass an aware datetime "
-                "(django.utils.timezone.now() + timedelta(...), or "
-                "datetime(..., tzinfo=...))"
-            )
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected an aware datetime or epoch seconds, got {value!r}")
-    return float(value)
-
-
-def from_timestamp(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=timezone.utc)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from symphra_django.messages import TaskMessage
+from tests.ports import SilentPort
 
 SECRET = "s3cr3t-pw"
 WITH_A_DOWN_BACKEND = {
@@ -83,11 +84,37 @@ def test_passwords_in_backend_urls_are_masked_in_json():
 @override_settings(SYMPHRA={"BACKENDS": {
     "default": {"BACKEND": "memory"},
     "gone": {"BACKEND": "redis", "OPTIONS": {"url": "redis://127.0.0.1:1/0"}},
-}, "CONNECT_RETRIES": 2})  # retries for ~0.6 s: longer than the timeout, short for the test
-def test_a_backend_that_cannot_connect_is_reported_down_after_the_timeout_not_its_retries():
+}, "CONNECT_RETRIES": 2})
+def test_a_backend_that_cannot_connect_is_reported_down_with_the_reason_not_after_retries():
     out = StringIO()
     with pytest.raises(CommandError, match="gone"):
-        call_command("taskstatus", "--json", "--timeout", "0.1", stdout=out)
+        call_command("taskstatus", "--json", "--timeout", "30", stdout=out)
     [gone] = [b for b in json.loads(out.getvalue())["backends"] if b["alias"] == "gone"]
     assert gone["healthy"] is False
-    assert "no connection within 0.1s" in gone["problem"]
+    assert gone["backend"] == "RedisBackend(gone, redis://127.0.0.1:1/0)"
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in gone["problem"]
+
+
+def test_a_backend_that_never_answers_is_reported_down_after_the_timeout():
+    silent = SilentPort()
+    config = {"BACKENDS": {
+        "default": {"BACKEND": "memory"},
+        "hung": {"BACKEND": "redis", "OPTIONS": {"url": f"redis://127.0.0.1:{silent.port}/0", "socket_timeout": 1}},
+    }}
+    out = StringIO()
+    try:
+        with override_settings(SYMPHRA=config), pytest.raises(CommandError, match="hung"):
+            call_command("taskstatus", "--json", "--timeout", "0.1", stdout=out)
+    finally:
+        silent.close()
+    [hung] = [b for b in json.loads(out.getvalue())["backends"] if b["alias"] == "hung"]
+    assert hung["healthy"] is False
+    assert "no connection within 0.1s" in hung["problem"]
+
+
+def test_a_backend_that_loses_its_tasks_on_restart_says_so():
+    out = StringIO()
+    with override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "memory"}}}):
+        call_command("taskstatus", "--json", stdout=out)
+    [default] = json.loads(out.getvalue())["backends"]
+    assert default["durable"] is False

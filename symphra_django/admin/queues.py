@@ -78,12 +78,12 @@ class QueueAdmin(OperationsAdmin):
         )
 
     def history_url(self, backend: QueueBackend, queue: str) -> str | None:
-        """The database backend's rows have a full ModelAdmin; link to it."""
-        from symphra_django.backends.database.backend import DatabaseBackend
-
-        if not isinstance(backend, DatabaseBackend):
+        """A backend whose tasks are rows of a model (``task_model``) links to
+        that model's change list, filtered to the queue."""
+        if backend.task_model is None:
             return None
-        return reverse("admin:symphra_django_queuedtask_changelist") + f"?queue__exact={queue}"
+        app_label, model = backend.task_model.lower().split(".")
+        return reverse(f"admin:{app_label}_{model}_changelist") + f"?queue__exact={queue}"
 
     def purge_view(self, request: HttpRequest, alias: str, queue: str) -> HttpResponse:
         """GET: the confirmation page with the count; POST: purge (Django's

@@ -5,69 +5,53 @@ or more named queues and hands them out under a lease. The rules every backend
 follows (C1–C12, listed in docs/custom-backends.md) are the tests of the
 contract kit, :mod:`symphra_django.testing`.
 
-The interface is the seed library's async one (``connect``, ``enqueue``,
-``dequeue``, ``acknowledge``, ``reject``, ``get_queue_size``, ``clear``,
-``health_check``, …). Each method also has a sync twin with a ``_sync``
-suffix, for views, management commands and the threaded workers. A backend
-implements *either* side of each pair and the base class derives the other:
+The interface keeps the async method names backends were first written for
+(``connect``, ``enqueue``, ``dequeue``, ``acknowledge``, ``reject``,
+``get_queue_size``, ``clear``, ``health_check``, …). Each method also has a
+sync twin with a ``_sync`` suffix, for views, management commands and the
+threaded workers. A backend implements *either* side of each pair and the
+base class derives the other (one mechanism, :func:`operation` and
+:func:`sync_twin` below):
 
 * a backend built on a sync client (the ORM, redis-py, pika) implements the
   ``*_sync`` methods; the async ones run them in a thread;
-* a backend written for the seed's async interface implements the async
-  methods; the sync ones run them on a private event loop thread.
+* a backend written for an async client implements the async methods; the
+  sync ones run them on a private event loop thread.
 
 Implementing neither side of a required method is a ``TypeError`` when the
-backend is instantiated.
+backend is instantiated; an optional one then raises :class:`NotSupported`
+(or, for ``enqueue_many``/``acknowledge_many``, goes one task at a time).
+
+Connecting is the backend's business, not its caller's: getting a backend
+never touches the network, and the first operation connects it
+(:meth:`QueueBackend.ensure_connected`: once, thread-safe, one attempt).
+``runscheduler`` connects explicitly at start, with retries and backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar
 
-from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import (
-    DEFAULT_QUEUE,
-    QueueStats,
-    TaskMessage,
-    delivery_limit,
-    to_timestamp,
-)
+from symphra_django.exceptions import BackendUnavailable, CorruptPayload
+from symphra_django.messages import DEFAULT_QUEUE, QueueStats, TaskMessage, delivery_limit
 from symphra_django.utils.identifiers import validate_identifier
+from symphra_django.utils.secrets import mask_urls_in
+from symphra_django.utils.times import to_timestamp
 
 logger = logging.getLogger("symphra_django.backends")
 
 T = TypeVar("T")
-
-#: Methods every backend must provide (on one side or the other).
-REQUIRED = (
-    "enqueue",
-    "dequeue",
-    "acknowledge",
-    "reject",
-    "get_queue_size",
-    "clear",
-    "health_check",
-)
-#: Methods with a generic fallback or that may be unsupported.
-OPTIONAL = (
-    "connect",
-    "disconnect",
-    "enqueue_many",
-    "acknowledge_many",
-    "extend_lease",
-    "get_stats",
-    "get_status",
-    "list_failed",
-    "retry_failed",
-    "delete_failed",
-    "peek",
-    "queues",
-)
+P = ParamSpec("P")
+R = TypeVar("R")
+B = TypeVar("B", bound="QueueBackend")
 
 
 class NotSupported(NotImplementedError):
@@ -114,6 +98,172 @@ class Listeners:
             event.set()
 
 
+# -- the sync/async pairs ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method pair of the contract: ``name`` (async) and ``name_sync``."""
+
+    name: str
+    #: Instantiating a backend that implements neither side is a TypeError.
+    required: bool = False
+    #: Implemented by neither side: call this single-task method for each
+    #: task of the first argument and count the True answers.
+    each: str | None = None
+    #: Implemented by neither side: do nothing (instead of NotSupported).
+    optional: bool = False
+
+    @property
+    def sync_name(self) -> str:
+        return f"{self.name}_sync"
+
+
+#: Every pair of the contract, by async name, in declaration order.
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(
+    *, required: bool = False, each: str | None = None, optional: bool = False
+) -> Callable[[Callable[Concatenate[B, P], Awaitable[R]]], Callable[Concatenate[B, P], Awaitable[R]]]:
+    """Declare a pair of the contract from its async stub (signature and
+    docstring; the body is never run) and return the async side the base
+    class provides: it runs the backend's ``*_sync`` method in a thread."""
+
+    def declare(stub: Callable[Concatenate[B, P], Awaitable[R]]) -> Callable[Concatenate[B, P], Awaitable[R]]:
+        op = OPERATIONS[stub.__name__] = Operation(stub.__name__, required, each, optional)
+
+        async def derived(self: QueueBackend, *args: Any, **kwargs: Any) -> Any:
+            if op.sync_name in self._implemented:
+                return await asyncio.to_thread(getattr(self, op.sync_name), *args, **kwargs)
+            if op.each:
+                single = getattr(self, op.each)
+                return sum([bool(await single(item)) for item in _items(args, kwargs)])
+            if op.optional:
+                return None
+            raise _unsupported(self, op.name)
+
+        return _guarded(op, functools.wraps(stub)(derived))
+
+    return declare
+
+
+def sync_twin(stub: Callable[Concatenate[B, P], Awaitable[R]]) -> Callable[Concatenate[B, P], R]:
+    """The sync side the base class provides for a pair declared with
+    :func:`operation`: it runs the backend's async method on this backend's
+    private event loop thread."""
+    op = OPERATIONS[stub.__name__]
+
+    def derived(self: QueueBackend, *args: Any, **kwargs: Any) -> Any:
+        if op.name in self._implemented:
+            return self._run_coroutine(getattr(self, op.name)(*args, **kwargs))
+        if op.each:
+            single = getattr(self, f"{op.each}_sync")
+            return sum(bool(single(item)) for item in _items(args, kwargs))
+        if op.optional:
+            return None
+        raise _unsupported(self, op.name)
+
+    functools.update_wrapper(derived, stub)
+    derived.__name__ = op.sync_name
+    derived.__qualname__ = stub.__qualname__.replace(op.name, op.sync_name)
+    del derived.__wrapped__  # type: ignore[attr-defined]  # it is not a coroutine function
+    derived.__signature__ = inspect.signature(stub)  # type: ignore[attr-defined]
+    return _guarded(op, derived)  # type: ignore[return-value]
+
+
+def _items(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[Any]:
+    return args[0] if args else next(iter(kwargs.values()))
+
+
+def _unsupported(backend: QueueBackend, name: str) -> NotSupported:
+    return NotSupported(f"{type(backend).__name__} does not support {name}()")
+
+
+def _guarded(op: Operation, func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` (one side of ``op``, the base's or a backend's) with what
+    every call of that side does around the backend's own code:
+
+    * an operation first connects the backend if it is not connected
+      (``ensure_connected``);
+    * ``health_check`` answers False instead of raising (C11);
+    * ``connect`` and ``disconnect`` keep the connected state (and
+      ``disconnect_sync`` stops the private event loop, if one was started).
+    """
+    if getattr(func, "_symphra_guarded", False):
+        return func
+    name, never_raises = op.name, op.name == "health_check"
+
+    def failed(self: QueueBackend) -> bool:
+        logger.debug("health check of %s failed", self.describe(), exc_info=True)
+        return False
+
+    if inspect.iscoroutinefunction(func):
+
+        async def guarded(self: QueueBackend, *args: Any, **kwargs: Any) -> Any:
+            state = self._connect_state
+            if name == "connect":
+                await func(self, *args, **kwargs)
+                state.connected = True
+                return None
+            if name == "disconnect":
+                state.connected = False
+                return await func(self, *args, **kwargs)
+            try:
+                if not state.connected:
+                    await asyncio.to_thread(self.ensure_connected)
+                result = await func(self, *args, **kwargs)
+            except Exception:
+                if never_raises:
+                    return failed(self)
+                raise
+            return bool(result) if never_raises else result
+
+    else:
+
+        def guarded(self: QueueBackend, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            state = self._connect_state
+            if name == "connect":
+                with state.lock:
+                    func(self, *args, **kwargs)
+                    state.connected = True
+                return None
+            if name == "disconnect":
+                state.connected = False
+                try:
+                    return func(self, *args, **kwargs)
+                finally:
+                    self._stop_loop()
+            try:
+                if not state.connected:
+                    self.ensure_connected()
+                result = func(self, *args, **kwargs)
+            except Exception:
+                if never_raises:
+                    return failed(self)
+                raise
+            return bool(result) if never_raises else result
+
+    functools.update_wrapper(guarded, func)
+    guarded._symphra_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+class _ConnectState:
+    """Whether a backend is connected, and its one connection attempt at a time."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.lock = threading.RLock()
+        #: The thread inside ``connect`` (its own calls must not wait for it).
+        self.owner: int | None = None
+        self.failures = 0
+        self.error = ""
+
+
+# -- the contract ----------------------------------------------------------------------
+
+
 class QueueBackend:
     """Base class of every queue backend (built-in and custom).
 
@@ -121,13 +271,22 @@ class QueueBackend:
     entry as keyword arguments; ``alias`` is the entry's name.
     """
 
-    #: Whether tasks survive a process restart (False only for memory).
-    durable: ClassVar[bool] = True
-    #: Whether a second process sees what this one enqueued.
+    #: Whether tasks survive a restart of the process or server holding them
+    #: (False for memory, and for RabbitMQ with ``durable=False``). The admin
+    #: and ``taskstatus`` say so for a backend that is not. (An instance may
+    #: set it from its options.)
+    durable: bool = True
+    #: Whether another process sees what this one enqueued. A scheduler on a
+    #: backend that is not shared keeps its tick ledger and throughput in
+    #: memory, since no other process can enqueue or run those tasks.
     shared: ClassVar[bool] = True
     #: Whether ``add_listener`` events are set whenever work arrives, so that
     #: idle workers can sleep until woken instead of polling fast.
     wakes_workers: ClassVar[bool] = False
+    #: ``"app_label.ModelName"`` of a Django model holding this backend's
+    #: tasks, one row each with a ``queue`` field: the admin links a queue's
+    #: page to that model's change list.
+    task_model: ClassVar[str | None] = None
     #: Default lease, in seconds, when ``dequeue`` is not given one.
     default_lease_seconds: float = 60.0
 
@@ -136,29 +295,45 @@ class QueueBackend:
     #: ``execution.release_connections``).
     database_aliases: tuple[str, ...] = ()
 
-    _overridden: ClassVar[frozenset[str]] = frozenset()
+    #: Names of the methods (either side) this class implements itself.
+    _implemented: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        names = set()
-        for name in REQUIRED + OPTIONAL:
-            for attr in (name, f"{name}_sync"):
-                if getattr(cls, attr) is not getattr(QueueBackend, attr):
-                    names.add(attr)
-        cls._overridden = frozenset(names)
+        for op in OPERATIONS.values():
+            for attr in (op.name, op.sync_name):
+                func = getattr(cls, attr)  # defined here, or by a mixin
+                if inspect.isfunction(func) and not getattr(func, "_symphra_guarded", False):
+                    setattr(cls, attr, _guarded(op, func))
+        cls._implemented = frozenset(
+            attr
+            for op in OPERATIONS.values()
+            for attr in (op.name, op.sync_name)
+            if getattr(cls, attr) is not getattr(QueueBackend, attr)
+        )
 
     def __new__(cls, *args: Any, **kwargs: Any) -> QueueBackend:
         missing = [
-            f"{name}() or {name}_sync()"
-            for name in REQUIRED
-            if name not in cls._overridden and f"{name}_sync" not in cls._overridden
+            f"{op.name}() or {op.sync_name}()"
+            for op in OPERATIONS.values()
+            if op.required and not {op.name, op.sync_name} & cls._implemented
         ]
         if missing:
             raise TypeError(
                 f"{cls.__module__}.{cls.__qualname__} must implement "
                 + ", ".join(missing)
             )
-        return super().__new__(cls)
+        backend = super().__new__(cls)
+        # Set here, not in __init__, so that a subclass that forgets
+        # super().__init__() still connects and derives safely.
+        backend._connect_state = _ConnectState()
+        backend._loop = None
+        backend._loop_lock = threading.Lock()
+        return backend
+
+    _connect_state: _ConnectState
+    _loop: asyncio.AbstractEventLoop | None
+    _loop_lock: threading.Lock
 
     def __init__(
         self,
@@ -178,8 +353,6 @@ class QueueBackend:
         #: message carries its task's retry policy's ``max_attempts`` and
         #: ``messages.delivery_limit`` decides (check symphra_django.W001).
         self.max_attempts = max_attempts
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_lock = threading.Lock()
 
     # -- helpers for subclasses -------------------------------------------
 
@@ -190,13 +363,7 @@ class QueueBackend:
         """A one-line description for logs and the admin, without secrets."""
         return f"{type(self).__name__}({self.alias})"
 
-    def _runs_sync(self, name: str) -> bool:
-        return f"{name}_sync" in self._overridden
-
-    def _runs_async(self, name: str) -> bool:
-        return name in self._overridden
-
-    def _run_coroutine(self, awaitable: Awaitable[T]) -> T:
+    def _run_coroutine(self, awaitable: Coroutine[Any, Any, T]) -> T:
         """Run an async method from sync code, on this backend's loop thread."""
         with self._loop_lock:
             if self._loop is None:
@@ -208,47 +375,69 @@ class QueueBackend:
                 )
                 thread.start()
                 self._loop = loop
-        return asyncio.run_coroutine_threadsafe(awaitable, self._loop).result()  # type: ignore[arg-type]
+        return asyncio.run_coroutine_threadsafe(awaitable, self._loop).result()
 
-    async def _run_sync(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.to_thread(func, *args, **kwargs)
-
-    def _dispatch_sync(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if self._runs_async(name):
-            return self._run_coroutine(getattr(self, name)(*args, **kwargs))
-        raise NotSupported(f"{type(self).__name__} does not support {name}()")
-
-    async def _dispatch_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if self._runs_sync(name):
-            return await self._run_sync(getattr(self, f"{name}_sync"), *args, **kwargs)
-        raise NotSupported(f"{type(self).__name__} does not support {name}()")
+    def _stop_loop(self) -> None:
+        with self._loop_lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
 
     # -- lifecycle ----------------------------------------------------------
 
+    @property
+    def connected(self) -> bool:
+        """Whether ``connect`` has succeeded since the last ``disconnect``."""
+        return self._connect_state.connected
+
+    def ensure_connected(self) -> None:
+        """Connect if not connected yet: what every operation does first.
+
+        Thread-safe: one thread connects while the others wait, and threads
+        that waited for an attempt that failed get its error rather than
+        each making an attempt of its own. Raises ``BackendUnavailable``.
+        """
+        state = self._connect_state
+        if state.connected or state.owner == threading.get_ident():
+            return  # connected, or connect() itself is using the backend
+        failures = state.failures
+        with state.lock:
+            if state.connected:
+                return
+            if state.failures != failures:
+                raise BackendUnavailable(state.error)
+            state.owner = threading.get_ident()
+            try:
+                self.connect_sync()
+            except Exception as exc:
+                state.failures += 1
+                if isinstance(exc, BackendUnavailable):
+                    state.error = str(exc)
+                    raise
+                state.error = mask_urls_in(f"cannot connect {self.describe()}: {type(exc).__name__}: {exc}")
+                raise BackendUnavailable(state.error) from exc
+            finally:
+                state.owner = None
+
+    @operation(optional=True)
     async def connect(self) -> None:
-        """Open connections. Called once before use; may be called again after
-        ``disconnect``."""
-        if self._runs_sync("connect"):
-            await self._run_sync(self.connect_sync)
+        """Open connections: one attempt, bounded by the backend's own
+        timeouts; ``BackendUnavailable`` if it cannot. Does nothing when
+        already connected. Operations call it through ``ensure_connected``;
+        ``runscheduler`` calls it at start, retrying with backoff."""
 
-    def connect_sync(self) -> None:
-        if self._runs_async("connect"):
-            self._run_coroutine(self.connect())
+    connect_sync = sync_twin(connect)
 
+    @operation(optional=True)
     async def disconnect(self) -> None:
-        """Close connections and release resources."""
-        if self._runs_sync("disconnect"):
-            await self._run_sync(self.disconnect_sync)
+        """Close connections and release resources; the next operation
+        connects again."""
 
-    def disconnect_sync(self) -> None:
-        if self._runs_async("disconnect"):
-            self._run_coroutine(self.disconnect())
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._loop = None
+    disconnect_sync = sync_twin(disconnect)
 
     # -- producing ------------------------------------------------------------
 
+    @operation(required=True)
     async def enqueue(
         self,
         task: TaskMessage,
@@ -257,29 +446,20 @@ class QueueBackend:
     ) -> bool:
         """Store ``task`` (C1). Returns False when a task with the same id is
         already queued or in flight, in which case nothing changes (C2)."""
-        return await self._dispatch_async("enqueue", task, scheduled_time, priority)
+        raise NotImplementedError
 
-    def enqueue_sync(
-        self,
-        task: TaskMessage,
-        scheduled_time: datetime | float | None = None,
-        priority: int | None = None,
-    ) -> bool:
-        return self._dispatch_sync("enqueue", task, scheduled_time, priority)
+    enqueue_sync = sync_twin(enqueue)
 
+    @operation(each="enqueue")
     async def enqueue_many(self, tasks: Iterable[TaskMessage]) -> int:
         """Enqueue several tasks; returns how many were new."""
-        if self._runs_sync("enqueue_many"):
-            return await self._run_sync(self.enqueue_many_sync, list(tasks))
-        return sum([await self.enqueue(task) for task in tasks])
+        raise NotImplementedError
 
-    def enqueue_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
-        if self._runs_async("enqueue_many"):
-            return self._run_coroutine(self.enqueue_many(list(tasks)))
-        return sum(self.enqueue_sync(task) for task in tasks)
+    enqueue_many_sync = sync_twin(enqueue_many)
 
     # -- consuming --------------------------------------------------------------
 
+    @operation(required=True)
     async def dequeue(
         self,
         max_items: int = 1,
@@ -288,39 +468,25 @@ class QueueBackend:
         lease_seconds: float | None = None,
     ) -> list[TaskMessage]:
         """Lease up to ``max_items`` due tasks of ``queue`` (C3, C4, C5)."""
-        return await self._dispatch_async(
-            "dequeue", max_items, queue=queue, lease_seconds=lease_seconds
-        )
+        raise NotImplementedError
 
-    def dequeue_sync(
-        self,
-        max_items: int = 1,
-        *,
-        queue: str | None = None,
-        lease_seconds: float | None = None,
-    ) -> list[TaskMessage]:
-        return self._dispatch_sync(
-            "dequeue", max_items, queue=queue, lease_seconds=lease_seconds
-        )
+    dequeue_sync = sync_twin(dequeue)
 
+    @operation(required=True)
     async def acknowledge(self, task: TaskMessage) -> bool:
         """Mark a leased task done. False if the lease is no longer held."""
-        return await self._dispatch_async("acknowledge", task)
+        raise NotImplementedError
 
-    def acknowledge_sync(self, task: TaskMessage) -> bool:
-        return self._dispatch_sync("acknowledge", task)
+    acknowledge_sync = sync_twin(acknowledge)
 
+    @operation(each="acknowledge")
     async def acknowledge_many(self, tasks: Iterable[TaskMessage]) -> int:
         """Acknowledge several leased tasks; returns how many were still held."""
-        if self._runs_sync("acknowledge_many"):
-            return await self._run_sync(self.acknowledge_many_sync, list(tasks))
-        return sum([await self.acknowledge(task) for task in tasks])
+        raise NotImplementedError
 
-    def acknowledge_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
-        if self._runs_async("acknowledge_many"):
-            return self._run_coroutine(self.acknowledge_many(list(tasks)))
-        return sum(self.acknowledge_sync(task) for task in tasks)
+    acknowledge_many_sync = sync_twin(acknowledge_many)
 
+    @operation(required=True)
     async def reject(
         self,
         task: TaskMessage,
@@ -332,116 +498,94 @@ class QueueBackend:
     ) -> bool:
         """Give a leased task back: to the queue after ``delay`` seconds
         (``requeue=True``) or to the failed store with its error (C8)."""
-        return await self._dispatch_async(
-            "reject", task, requeue, delay=delay, error=error, traceback=traceback
-        )
+        raise NotImplementedError
 
-    def reject_sync(
-        self,
-        task: TaskMessage,
-        requeue: bool = False,
-        *,
-        delay: float = 0.0,
-        error: str | None = None,
-        traceback: str | None = None,
-    ) -> bool:
-        return self._dispatch_sync(
-            "reject", task, requeue, delay=delay, error=error, traceback=traceback
-        )
+    reject_sync = sync_twin(reject)
 
+    @operation()
     async def extend_lease(self, task: TaskMessage, seconds: float | None = None) -> bool:
         """Push a held lease's expiry to now + ``seconds`` (C6)."""
-        return await self._dispatch_async("extend_lease", task, seconds)
+        raise NotImplementedError
 
-    def extend_lease_sync(self, task: TaskMessage, seconds: float | None = None) -> bool:
-        return self._dispatch_sync("extend_lease", task, seconds)
+    extend_lease_sync = sync_twin(extend_lease)
 
     # -- inspecting -------------------------------------------------------------
 
+    @operation(required=True)
     async def get_queue_size(self, queue: str | None = None) -> int:
         """Tasks not yet acknowledged or failed: ready + delayed + in flight (C10)."""
-        return await self._dispatch_async("get_queue_size", queue)
+        raise NotImplementedError
 
-    def get_queue_size_sync(self, queue: str | None = None) -> int:
-        return self._dispatch_sync("get_queue_size", queue)
+    get_queue_size_sync = sync_twin(get_queue_size)
 
+    @operation()
     async def get_stats(self, queue: str | None = None) -> QueueStats:
         """Ready, delayed, in-flight and failed counts of one queue."""
-        return await self._dispatch_async("get_stats", queue)
+        raise NotImplementedError
 
-    def get_stats_sync(self, queue: str | None = None) -> QueueStats:
-        return self._dispatch_sync("get_stats", queue)
+    get_stats_sync = sync_twin(get_stats)
 
+    @operation()
     async def get_status(self, task_id: str, queue: str | None = None) -> str | None:
         """The state of a task id (``messages.TASK_STATES``) or None if unknown."""
-        return await self._dispatch_async("get_status", task_id, queue)
+        raise NotImplementedError
 
-    def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
-        return self._dispatch_sync("get_status", task_id, queue)
+    get_status_sync = sync_twin(get_status)
 
+    @operation()
     async def peek(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
         """The next due tasks without leasing them (NotSupported where the
         broker cannot show them without consuming)."""
-        return await self._dispatch_async("peek", queue, limit)
+        raise NotImplementedError
 
-    def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
-        return self._dispatch_sync("peek", queue, limit)
+    peek_sync = sync_twin(peek)
 
+    @operation()
     async def queues(self) -> list[str]:
         """Names of the queues this backend holds tasks for."""
-        return await self._dispatch_async("queues")
+        raise NotImplementedError
 
-    def queues_sync(self) -> list[str]:
-        return self._dispatch_sync("queues")
+    queues_sync = sync_twin(queues)
 
+    @operation(required=True)
     async def clear(self, queue: str | None = None) -> int:
         """Remove every pending and in-flight task of one queue (C11)."""
-        return await self._dispatch_async("clear", queue)
+        raise NotImplementedError
 
-    def clear_sync(self, queue: str | None = None) -> int:
-        return self._dispatch_sync("clear", queue)
+    clear_sync = sync_twin(clear)
 
+    @operation(required=True)
     async def health_check(self) -> bool:
-        """True when the backend answers; never raises (C11)."""
-        try:
-            return bool(await self._dispatch_async("health_check"))
-        except Exception:  # noqa: BLE001 - health checks must not raise
-            logger.debug("health check of %s failed", self.describe(), exc_info=True)
-            return False
+        """True when the backend answers; never raises (C11): an error,
+        connecting included, answers False."""
+        raise NotImplementedError
 
-    def health_check_sync(self) -> bool:
-        try:
-            return bool(self._dispatch_sync("health_check"))
-        except Exception:  # noqa: BLE001
-            logger.debug("health check of %s failed", self.describe(), exc_info=True)
-            return False
+    health_check_sync = sync_twin(health_check)
 
     # -- the failed store ---------------------------------------------------------
 
+    @operation()
     async def list_failed(
         self, queue: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[TaskMessage]:
         """Failed tasks, newest first, each with ``error`` and ``traceback``."""
-        return await self._dispatch_async("list_failed", queue, limit, offset)
+        raise NotImplementedError
 
-    def list_failed_sync(
-        self, queue: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[TaskMessage]:
-        return self._dispatch_sync("list_failed", queue, limit, offset)
+    list_failed_sync = sync_twin(list_failed)
 
+    @operation()
     async def retry_failed(self, task_ids: Iterable[str], queue: str | None = None) -> int:
         """Move failed tasks back to the queue, due now; returns how many moved."""
-        return await self._dispatch_async("retry_failed", list(task_ids), queue)
+        raise NotImplementedError
 
-    def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
-        return self._dispatch_sync("retry_failed", list(task_ids), queue)
+    retry_failed_sync = sync_twin(retry_failed)
 
+    @operation()
     async def delete_failed(self, task_ids: Iterable[str], queue: str | None = None) -> int:
         """Delete failed tasks; returns how many were deleted."""
-        return await self._dispatch_async("delete_failed", list(task_ids), queue)
+        raise NotImplementedError
 
-    def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
-        return self._dispatch_sync("delete_failed", list(task_ids), queue)
+    delete_failed_sync = sync_twin(delete_failed)
 
     # -- waking idle workers -----------------------------------------------------------
 
@@ -524,3 +668,9 @@ def lease_expired_error(task: TaskMessage) -> str:
         "run(s) and the redeliveries allowed after crashes): the worker was killed "
         "or the task keeps crashing its worker"
     )
+
+
+#: Methods every backend must provide (on one side or the other).
+REQUIRED = tuple(op.name for op in OPERATIONS.values() if op.required)
+#: Methods with a generic fallback or that may be unsupported.
+OPTIONAL = tuple(op.name for op in OPERATIONS.values() if not op.required)

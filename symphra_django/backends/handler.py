@@ -1,7 +1,8 @@
 """Backend aliases from settings to instances, like ``django.core.cache.caches``.
 
 One instance per alias per process, shared by every thread: built-in backends
-are thread-safe (each says how). Instances are dropped when ``SYMPHRA``
+are thread-safe (each says how). An instance connects on first use, not when
+it is built. Instances are dropped when ``SYMPHRA``
 changes (``override_settings``).
 """
 
@@ -98,10 +99,18 @@ def build_backend(alias: str, config: Any) -> QueueBackend:
 
 
 class BackendHandler:
-    """``backends[alias]`` → the connected backend of that alias."""
+    """``backends[alias]`` → the backend of that alias, built on first access.
+
+    Getting a backend never touches the network: it connects on its first
+    operation (``QueueBackend.ensure_connected``), so a broker that is down
+    costs the caller one bounded attempt, not the retries of a worker's start.
+    Each alias is built under its own lock: a slow or broken alias never
+    holds up another.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # guards the two dicts only
+        self._alias_locks: dict[str, threading.Lock] = {}
         self._instances: dict[str, QueueBackend] = {}
 
     def aliases(self) -> list[str]:
@@ -121,11 +130,13 @@ class BackendHandler:
         if backend is not None:
             return backend
         with self._lock:
+            alias_lock = self._alias_locks.setdefault(alias, threading.Lock())
+        with alias_lock:
             backend = self._instances.get(alias)
             if backend is None:
                 backend = build_backend(alias, self.settings_for(alias))
-                backend.connect_sync()
-                self._instances[alias] = backend
+                with self._lock:
+                    self._instances[alias] = backend
             return backend
 
     def __contains__(self, alias: str) -> bool:

@@ -23,12 +23,9 @@ from dataclasses import dataclass
 
 from symphra_django.backends import QueueBackend
 from symphra_django.backends.base import NotSupported
-from symphra_django.messages import DELAYED, IN_FLIGHT, READY, TaskMessage
+from symphra_django.messages import PENDING_STATES, TaskMessage
 
 logger = logging.getLogger("symphra_django.moving")
-
-#: Where a copy may be at the target once stored (a target worker may have taken it).
-PRESENT = (READY, DELAYED, IN_FLIGHT)
 
 
 class MoveError(Exception):
@@ -140,7 +137,7 @@ class TaskMover:
                 state = self.target.get_status_sync(task.id, queue)
             except NotSupported:
                 return  # enqueue returned, so it is stored (C1)
-            if state not in PRESENT:
+            if state not in PENDING_STATES:  # a target worker may have taken it already
                 missing.append(task.id)
         if missing:
             raise MoveError(

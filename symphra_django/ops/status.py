@@ -9,26 +9,22 @@ never raised.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections
-
-from symphra_django import conf
 from symphra_django.backends import QueueBackend, backends
 from symphra_django.backends.base import NotSupported
 from symphra_django.exceptions import BackendUnavailable
 from symphra_django.messages import QueueStats
-from symphra_django.tasks.registry import registry
+from symphra_django.tasks.base import known_queues
 from symphra_django.utils.secrets import mask_urls_in
+from symphra_django.utils.timeouts import run_with_timeout
 
 logger = logging.getLogger("symphra_django.status")
 
-#: Seconds a page or the status command waits for a backend to connect. A
-#: backend that is down retries its first connection with backoff for longer
-#: (SYMPHRA["CONNECT_RETRIES"]), which is right for a worker, not for a page.
+#: Seconds a page or the status command waits for a backend to connect
+#: (one attempt, which may take longer against a server that never answers).
 CONNECT_TIMEOUT = 3.0
 
 
@@ -62,12 +58,16 @@ class BackendStatus:
     healthy: bool
     queues: list[QueueStatus] = field(default_factory=list)
     problem: str | None = None
+    #: Whether its tasks survive a restart (``QueueBackend.durable``); None
+    #: when the backend could not even be built.
+    durable: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "alias": self.alias,
             "backend": self.description,
             "healthy": self.healthy,
+            "durable": self.durable,
             "problem": self.problem,
             "queues": [q.to_dict() for q in self.queues],
         }
@@ -83,30 +83,18 @@ def backend_for(alias: str, timeout: float = CONNECT_TIMEOUT) -> QueueBackend:
     alias), or BackendUnavailable if it is not connected within ``timeout``."""
     if alias not in backends.aliases():
         raise KeyError(alias)
-    outcome: dict[str, Any] = {}
-
-    def connect() -> None:
-        try:
-            outcome["backend"] = backends[alias]
-        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome["error"] = exc
-        finally:
-            connections.close_all()  # this thread's own, if connecting opened one
-
-    thread = threading.Thread(target=connect, name=f"symphra-status-{alias}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise BackendUnavailable(f"no connection within {timeout:g}s (it keeps retrying in the background)")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["backend"]
+    backend = backends[alias]
+    if not backend.connected:
+        run_with_timeout(
+            backend.ensure_connected, timeout, name=f"symphra-status-{alias}",
+            timed_out=lambda: BackendUnavailable(f"no connection within {timeout:g}s"),
+        )
+    return backend
 
 
 def queue_names(backend: QueueBackend) -> list[str]:
     """Queues worth showing for a backend: configured, declared, and held."""
-    names = set(conf.get("QUEUES")) | {backend.default_queue}
-    names |= {task.queue for task in registry if task.backend == backend.alias}
+    names = known_queues(default_queue=backend.default_queue, backend=backend.alias)
     try:
         names |= set(backend.queues_sync())
     except NotSupported:
@@ -134,12 +122,18 @@ def backend_status(alias: str, timeout: float = CONNECT_TIMEOUT) -> BackendStatu
     if alias not in backends.aliases():
         raise KeyError(alias)
     try:
-        backend = backend_for(alias, timeout)
-    except Exception as exc:  # noqa: BLE001 - cannot even build or connect it
+        backend = backends[alias]
+    except Exception as exc:  # noqa: BLE001 - cannot even build it (its settings)
         return BackendStatus(alias=alias, description=alias, healthy=False, problem=problem_text(exc))
     status = BackendStatus(
-        alias=alias, description=mask_urls_in(backend.describe()), healthy=backend.health_check_sync()
+        alias=alias, description=mask_urls_in(backend.describe()), healthy=False, durable=backend.durable
     )
+    try:
+        backend_for(alias, timeout)
+    except Exception as exc:  # noqa: BLE001 - cannot connect it
+        status.problem = problem_text(exc)
+        return status
+    status.healthy = backend.health_check_sync()
     if not status.healthy:
         status.problem = "health check failed"
         return status

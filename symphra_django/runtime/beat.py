@@ -16,13 +16,12 @@ from collections.abc import Callable
 
 from symphra_django.backends.base import QueueBackend
 from symphra_django.runtime.ticks import Ledger
-from symphra_django.messages import DELAYED, IN_FLIGHT, READY, TaskMessage, from_timestamp
+from symphra_django.messages import PENDING_STATES, TaskMessage, from_timestamp
 from symphra_django.tasks.registry import TaskRegistry
 from symphra_django.tasks.base import Task
 
 logger = logging.getLogger("symphra_django.beat")
 
-PENDING = (READY, DELAYED, IN_FLIGHT)
 
 
 def tick_id(name: str, tick: float) -> str:
@@ -146,7 +145,7 @@ class Beat:
                 status = backend.get_status_sync(tick_id(task.name, tick), task.queue)
             except NotImplementedError:
                 return 0
-            if status not in PENDING:
+            if status not in PENDING_STATES:
                 break
             count += 1
             tick = task.schedule.latest_at_or_before(tick - 1e-3)

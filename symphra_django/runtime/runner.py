@@ -4,14 +4,13 @@ database connection hygiene around it (as Django does around a request)."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import threading
 from typing import Any
 
-from django.db import close_old_connections, connections
+from django.db import connections
 
 from symphra_django.exceptions import TaskTimeout
 from symphra_django.tasks.base import Task
+from symphra_django.utils.timeouts import run_with_timeout
 
 
 def release_connections(keep: frozenset[str] = frozenset()) -> None:
@@ -58,7 +57,10 @@ class Runner:
                 return self._run_async(task, args, kwargs, timeout)
             if timeout is None:
                 return task.func(*args, **kwargs)
-            return _run_with_timeout(task, args, kwargs, timeout)
+            return run_with_timeout(
+                lambda: task.func(*args, **kwargs), timeout, name=f"symphra-task-{task.name}",
+                timed_out=lambda: TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s"),
+            )
         finally:
             release_connections(self.keep)
 
@@ -73,31 +75,3 @@ class Runner:
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.close()
-
-
-def _run_with_timeout(task: Task, args: list[Any], kwargs: dict[str, Any], timeout: float) -> Any:
-    """Run a sync task in its own thread and stop waiting after ``timeout``.
-
-    Python cannot kill a thread: a task past its time is recorded as failed
-    and its thread is abandoned (a daemon thread, so it cannot block exit).
-    """
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = task.func(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the worker thread
-            outcome["error"] = exc
-        finally:
-            close_old_connections()
-
-    # The task's thread sees the worker's context (current_message()).
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(target,), name=f"symphra-task-{task.name}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")

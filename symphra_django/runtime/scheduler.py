@@ -30,7 +30,7 @@ from symphra_django.runtime.housekeeping import Housekeeper
 from symphra_django.messages import TaskMessage
 from symphra_django.runtime.metrics import Metrics
 from symphra_django.tasks.registry import TaskRegistry, registry as default_registry
-from symphra_django.tasks.base import Task, declare
+from symphra_django.tasks.base import Task, declare, known_queues
 from symphra_django.runtime.throughput import ThroughputRecorder
 from symphra_django.runtime.worker import WorkerPool
 
@@ -38,12 +38,16 @@ logger = logging.getLogger("symphra_django.scheduler")
 
 
 def connect_backend(backend: QueueBackend, retries: int | None = None) -> None:
-    """Connect, retrying with backoff; BackendUnavailable after ``retries``."""
+    """Connect at start, retrying with backoff; BackendUnavailable after ``retries``.
+
+    The only place that retries a first connection: an operation's own
+    connect (views, the admin) is one bounded attempt.
+    """
     retries = conf.get("CONNECT_RETRIES") if retries is None else retries
     delay = 0.5
     for attempt in range(retries + 1):
         try:
-            backend.connect_sync()
+            backend.ensure_connected()
             if backend.health_check_sync():
                 if attempt:
                     logger.warning("%s is reachable now", backend.describe())
@@ -98,7 +102,9 @@ class Scheduler:
         self.shutdown_timeout = conf.get("SHUTDOWN_TIMEOUT") if shutdown_timeout is None else shutdown_timeout
         self.beat_enabled = beat
         self.work_enabled = work
-        self.ledger = ledger or (MemoryLedger() if isinstance(backend, MemoryBackend) else DatabaseLedger())
+        # Ticks need deduplicating across processes only if other processes
+        # can see this backend's tasks (and run or enqueue them).
+        self.ledger = ledger or (DatabaseLedger() if backend.shared else MemoryLedger())
         self.metrics = Metrics()
         # Per-minute counts for the admin's chart live in the database too.
         self.throughput = ThroughputRecorder(backend.alias) if isinstance(self.ledger, DatabaseLedger) else None
@@ -125,7 +131,7 @@ class Scheduler:
     def queue_names(self) -> list[str]:
         if self.queues:
             return self.queues
-        return sorted(set(conf.get("QUEUES")) | self.registry.queue_names() | {self.backend.default_queue})
+        return sorted(known_queues(self.registry, default_queue=self.backend.default_queue))
 
     def backend_for(self, task: Task) -> QueueBackend:
         if self.alias is None or task.backend == self.alias:

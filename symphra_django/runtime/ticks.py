@@ -10,26 +10,11 @@ outlives the task, which C2's de-duplication alone does not).
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 
 from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Q
-from django.utils import timezone as dj_timezone
 
-
-def _dt(ts: float) -> datetime:
-    value = datetime.fromtimestamp(ts, tz=timezone.utc)
-    from django.conf import settings
-
-    return value if settings.USE_TZ else dj_timezone.make_naive(value)
-
-
-def _ts(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = dj_timezone.make_aware(value)
-    return value.timestamp()
+from symphra_django.utils.times import model_datetime, model_epoch
 
 
 class DatabaseLedger:
@@ -48,13 +33,14 @@ class DatabaseLedger:
                 manager.get_or_create(name=name)
 
     def last_tick(self, name: str) -> float | None:
-        return _ts(self._manager().filter(name=name).values_list("last_tick", flat=True).first())
+        last = self._manager().filter(name=name).values_list("last_tick", flat=True).first()
+        return None if last is None else model_epoch(last)
 
     def enabled(self, names: list[str]) -> dict[str, bool]:
         return dict(self._manager().filter(name__in=names).values_list("name", "enabled"))
 
     def claim(self, name: str, tick: float) -> bool:
-        when = _dt(tick)
+        when = model_datetime(tick)
         return bool(
             self._manager()
             .filter(name=name)
@@ -63,16 +49,16 @@ class DatabaseLedger:
         )
 
     def unclaim(self, name: str, tick: float, previous: float | None) -> None:
-        self._manager().filter(name=name, last_tick=_dt(tick)).update(
-            last_tick=None if previous is None else _dt(previous)
+        self._manager().filter(name=name, last_tick=model_datetime(tick)).update(
+            last_tick=None if previous is None else model_datetime(previous)
         )
 
     def set_next_run(self, name: str, tick: float | None) -> None:
-        self._manager().filter(name=name).update(next_run=None if tick is None else _dt(tick))
+        self._manager().filter(name=name).update(next_run=None if tick is None else model_datetime(tick))
 
     def record_outcome(self, name: str, *, ok: bool, error: str | None, duration: float, at: float) -> None:
         self._manager().filter(name=name).update(
-            last_run_at=_dt(at),
+            last_run_at=model_datetime(at),
             last_status="succeeded" if ok else "failed",
             last_error=error or "",
             last_duration=duration,

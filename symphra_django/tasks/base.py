@@ -24,7 +24,7 @@ from django.utils import timezone as dj_timezone
 
 from symphra_django import conf
 from symphra_django.exceptions import EnqueueError, TaskDeclarationError
-from symphra_django.messages import MAX_PRIORITY, MIN_PRIORITY, TaskMessage, new_task_id
+from symphra_django.messages import DEFAULT_QUEUE, MAX_PRIORITY, MIN_PRIORITY, TaskMessage, new_task_id
 from symphra_django.tasks.registry import TaskRegistry, registry
 from symphra_django.tasks.retry import RetryPolicy, default_policy
 from symphra_django.tasks.schedules import Schedule, Window
@@ -166,8 +166,14 @@ def check_json_arguments(name: str, args: tuple | list, kwargs: dict[str, Any]) 
             ) from None
 
 
-def known_queues() -> set[str]:
-    return set(conf.get("QUEUES")) | registry.queue_names() | {"default"}
+def known_queues(
+    tasks: TaskRegistry | None = None, *, default_queue: str = DEFAULT_QUEUE, backend: str | None = None
+) -> set[str]:
+    """The queues a project knows: ``SYMPHRA["QUEUES"]``, the queues its
+    tasks declare (in ``tasks``, default: every declared task; only those on
+    alias ``backend`` if given) and ``default_queue``."""
+    declared = (registry if tasks is None else tasks).queue_names(backend)
+    return set(conf.get("QUEUES")) | declared | {default_queue}
 
 
 def check_queue(queue: str, name: str) -> None:

@@ -52,8 +52,9 @@ class TaskRegistry:
     def periodic(self) -> list[Task]:
         return [task for task in self if task.schedule is not None]
 
-    def queue_names(self) -> set[str]:
-        return {task.queue for task in self}
+    def queue_names(self, backend: str | None = None) -> set[str]:
+        """Queues of the declared tasks (only those on alias ``backend`` if given)."""
+        return {task.queue for task in self if backend is None or task.backend == backend}
 
 
 #: Tasks declared with the decorators of ``symphra_django``.

@@ -1,2 +1,2 @@
-"""Small helpers with no Django state: identifier validation, masking
-secrets in URLs."""
+"""Small helpers: identifier validation, masking secrets in URLs, epoch
+seconds ⇄ datetimes, running a call with a time limit."""

@@ -84,6 +84,8 @@ def _is_lock_error(exc: BaseException) -> bool:
 class DatabaseBackend(DatabaseInspection, QueueBackend):
     """Queues in the ``QueuedTask`` table of a Django database."""
 
+    task_model = "symphra_django.QueuedTask"
+
     def __init__(
         self,
         *,

@@ -39,7 +39,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "The RabbitMQ backend needs the pika package: pip install symphra-django[rabbitmq]"
     ) from exc
 
-from symphra_django import conf
 from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
 from symphra_django.utils.secrets import mask_url
 from symphra_django.utils.identifiers import validate_identifier
@@ -127,6 +126,8 @@ class RabbitMQBackend(QueueBackend):
     # -- lifecycle -----------------------------------------------------------------
 
     def connect_sync(self) -> None:
+        """Connect and declare the topology: one attempt (``runscheduler``
+        retries at start); ``BackendUnavailable`` if the broker cannot be reached."""
         with self._connect_lock:
             if self._link is None:
                 self._connect()
@@ -136,10 +137,17 @@ class RabbitMQBackend(QueueBackend):
             self._parameters, label=self.masked_url, prefetch=self.prefetch,
             on_delivery=self._on_delivery, on_lost=self._on_lost,
         )
-        link.start(conf.get("CONNECT_RETRIES"))
+        link.start(retries=0)
         self._link = link
-        link.declare(self.topology.base_declarations())
-        self._ensure_queue(self.default_queue)
+        try:
+            link.declare(self.topology.base_declarations())
+            self._ensure_queue(self.default_queue)
+        except BaseException:
+            # Half connected is not connected: the next use starts over.
+            self._link = None
+            self._declared.clear()
+            link.stop()
+            raise
         self._stopping.clear()
         self._reaper = threading.Thread(target=self._reap_forever, name=f"symphra-leases-{self.alias}", daemon=True)
         self._reaper.start()

@@ -7,8 +7,9 @@ threads never touch pika objects: they hand a function to the loop with
 ``add_callback_threadsafe`` and wait on a :class:`concurrent.futures.Future`.
 Deliveries flow the other way, through the ``on_delivery`` callback.
 
-The thread also owns the connection's life: it connects with bounded retries
-at start (``BackendUnavailable`` after the last), and when an established
+The thread also owns the connection's life: it connects at start, with
+``retries`` more attempts after a failure (``BackendUnavailable`` after the
+last; the backend makes one, and ``runscheduler`` retries), and when an established
 connection drops it logs one warning (password masked), reconnects with
 exponential backoff, replays the declarations and restarts the consumers.
 Every (re)connection gets a new *generation*: delivery tags are only valid

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -98,7 +97,7 @@ class RedisBackend(QueueBackend):
     # -- connection -------------------------------------------------------------
 
     def connect_sync(self) -> None:
-        """Connect, retrying ``SYMPHRA['CONNECT_RETRIES']`` times with backoff."""
+        """Connect: one attempt, bounded by the socket timeouts (``runscheduler`` retries)."""
         self._connection.connect()
 
     def disconnect_sync(self) -> None:

@@ -1,7 +1,8 @@
-"""A redis-py client that survives outages: bounded retries at start, backoff mid-run.
+"""A redis-py client that survives outages: one bounded attempt to connect, backoff mid-run.
 
-At start, :meth:`ReconnectingClient.connect` tries ``SYMPHRA["CONNECT_RETRIES"]``
-more times with backoff, then raises :class:`BackendUnavailable`. Mid-run,
+:meth:`ReconnectingClient.connect` makes one attempt, bounded by the socket
+timeouts, and raises :class:`BackendUnavailable` if it fails (``runscheduler``
+retries that with backoff at start; a view's enqueue does not wait). Mid-run,
 :meth:`ReconnectingClient.call` retries an operation with backoff for up to
 ``reconnect_timeout`` seconds, logging one line when the connection is lost
 and one when it is back (the URL's password masked).
@@ -16,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from symphra_django import conf
 from symphra_django.exceptions import BackendUnavailable
 from symphra_django.backends.redis.connection import RedisTarget, build_client, import_redis
 from symphra_django.backends.redis.keys import register_scripts
@@ -47,33 +47,22 @@ class ReconnectingClient:
         self._outage_since: float | None = None
 
     def connect(self) -> Any:
-        """The client, connecting first (with the start-up retries) if needed."""
+        """The client, connecting first if needed: one attempt, bounded by
+        the socket timeouts; ``BackendUnavailable`` if Redis cannot be
+        reached (``runscheduler`` retries that at start)."""
         if self.client is not None:
             return self.client
         with self._lock:
             if self.client is not None:
                 return self.client
-            retries = conf.get("CONNECT_RETRIES")
-            for attempt in range(retries + 1):
-                try:
-                    return self._open()
-                except self._auth_error as exc:
-                    raise BackendUnavailable(
-                        f"Redis at {self.target.display} refused the credentials: {exc}"
-                    ) from None
-                except Exception as exc:  # noqa: BLE001 - any failure to reach it is retried
-                    if attempt == retries:
-                        raise BackendUnavailable(
-                            f"cannot reach Redis at {self.target.display} after "
-                            f"{retries + 1} attempt(s): {exc}"
-                        ) from None
-                    pause = min(0.2 * 2**attempt, 5.0)
-                    logger.warning(
-                        "Redis at %s is not reachable (attempt %d of %d: %s); retrying in %.1f s",
-                        self.target.display, attempt + 1, retries + 1, exc, pause,
-                    )
-                    time.sleep(pause)
-        raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                return self._open()
+            except self._auth_error as exc:
+                raise BackendUnavailable(
+                    f"Redis at {self.target.display} refused the credentials: {exc}"
+                ) from None
+            except Exception as exc:  # noqa: BLE001 - any failure to reach it
+                raise BackendUnavailable(f"cannot reach Redis at {self.target.display}: {exc}") from None
 
     def _open(self) -> Any:
         client = build_client(self.target, **self.options)
@@ -84,11 +73,7 @@ class ReconnectingClient:
 
     def ping_once(self) -> bool:
         """One quick PING (connecting once if needed): for health checks."""
-        if self.client is None:
-            with self._lock:
-                if self.client is None:
-                    self._open()
-        return bool(self.client.ping())
+        return bool(self.connect().ping())
 
     def close(self) -> None:
         with self._lock:
@@ -127,7 +112,7 @@ class ReconnectingClient:
             pause = min(pause * 2, _BACKOFF_CAP)
             try:
                 result = func(self.connect())
-            except self.transient as again:
+            except (*self.transient, BackendUnavailable) as again:
                 exc = again
                 continue
             with self._outage_lock:

@@ -1,0 +1,152 @@
+"""How the base class derives one side of each method pair from the other,
+connects a backend before its first operation, and answers for what a
+backend does not implement."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+
+from symphra_django.backends import QueueBackend
+from symphra_django.backends.base import OPERATIONS, NotSupported
+from symphra_django.messages import TaskMessage
+
+
+class AsyncOnly(QueueBackend):
+    """The required methods, async side only, with a connection to open."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.calls: list[str] = []
+        self.stored: dict[str, TaskMessage] = {}
+
+    async def connect(self):
+        self.calls.append("connect")
+
+    async def disconnect(self):
+        self.calls.append("disconnect")
+
+    async def enqueue(self, task, scheduled_time=None, priority=None):
+        self.calls.append("enqueue")
+        if task.id in self.stored:
+            return False
+        self.stored[task.id] = task
+        return True
+
+    async def dequeue(self, max_items=1, *, queue=None, lease_seconds=None):
+        return []
+
+    async def acknowledge(self, task):
+        return task.id in self.stored
+
+    async def reject(self, task, requeue=False, *, delay=0.0, error=None, traceback=None):
+        return True
+
+    async def get_queue_size(self, queue=None):
+        return len(self.stored)
+
+    async def clear(self, queue=None):
+        return 0
+
+    async def health_check(self):
+        raise ConnectionError("the server went away")
+
+
+class SyncOnly(QueueBackend):
+    """The required methods, sync side only."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.connects = 0
+        self.stored: list[TaskMessage] = []
+
+    def connect_sync(self):
+        self.connects += 1
+
+    def enqueue_sync(self, task, scheduled_time=None, priority=None):
+        self.stored.append(task)
+        return True
+
+    def dequeue_sync(self, max_items=1, *, queue=None, lease_seconds=None):
+        return self.stored[:max_items]
+
+    def acknowledge_sync(self, task):
+        return True
+
+    def reject_sync(self, task, requeue=False, *, delay=0.0, error=None, traceback=None):
+        return True
+
+    def get_queue_size_sync(self, queue=None):
+        return len(self.stored)
+
+    def clear_sync(self, queue=None):
+        return 0
+
+    def health_check_sync(self):
+        return True
+
+
+def test_an_async_backend_gets_the_sync_side_and_is_connected_before_its_first_operation():
+    backend = AsyncOnly()
+    assert not backend.connected
+    assert backend.enqueue_sync(TaskMessage(name="t", id="a")) is True
+    assert backend.enqueue_sync(TaskMessage(name="t", id="a")) is False
+    assert backend.get_queue_size_sync() == 1
+    assert backend.calls == ["connect", "enqueue", "enqueue"]
+    backend.disconnect_sync()
+    assert not backend.connected
+    backend.enqueue_sync(TaskMessage(name="t", id="b"))
+    assert backend.calls[-3:] == ["disconnect", "connect", "enqueue"]
+
+
+def test_a_sync_backend_gets_the_async_side_and_is_connected_once():
+    backend = SyncOnly()
+
+    async def scenario():
+        assert await backend.enqueue(TaskMessage(name="t")) is True
+        assert await backend.get_queue_size() == 1
+        return await backend.dequeue(5)
+
+    assert len(asyncio.run(scenario())) == 1
+    assert backend.connects == 1
+
+
+def test_bulk_methods_fall_back_to_one_task_at_a_time_on_either_side():
+    backend = AsyncOnly()
+    tasks = [TaskMessage(name="t", id=i) for i in ("a", "b", "a")]
+    assert backend.enqueue_many_sync(tasks) == 2
+    assert asyncio.run(backend.acknowledge_many(tasks)) == 3
+
+
+@pytest.mark.parametrize("backend_class", [AsyncOnly, SyncOnly])
+def test_an_optional_method_neither_side_implements_is_not_supported(backend_class):
+    backend = backend_class()
+    with pytest.raises(NotSupported, match=r"does not support peek\(\)"):
+        backend.peek_sync()
+    with pytest.raises(NotSupported, match=r"does not support get_stats\(\)"):
+        asyncio.run(backend.get_stats())
+
+
+def test_a_health_check_that_raises_answers_false_on_either_side():
+    backend = AsyncOnly()
+    assert backend.health_check_sync() is False
+    assert asyncio.run(backend.health_check()) is False
+
+
+def test_a_backend_implementing_neither_side_of_a_required_method_is_refused():
+    class NoClear(SyncOnly):
+        clear_sync = QueueBackend.clear_sync
+
+    with pytest.raises(TypeError, match=r"must implement clear\(\) or clear_sync\(\)"):
+        NoClear()
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_both_sides_of_a_pair_share_one_signature_and_docstring(name):
+    async_side, sync_side = getattr(QueueBackend, name), getattr(QueueBackend, f"{name}_sync")
+    assert inspect.iscoroutinefunction(async_side) and not inspect.iscoroutinefunction(sync_side)
+    assert inspect.signature(sync_side) == inspect.signature(async_side)
+    assert sync_side.__doc__ == async_side.__doc__ and async_side.__doc__
+    assert sync_side.__name__ == f"{name}_sync"
