@@ -2,7 +2,7 @@
 
 The queue table (``QueuedTask``) goes to the database named by the database
 backends' ``database`` option, e.g. a dedicated SQLite file next to a
-PostgreSQL main database (the Django form of the seed's ``db_path``)::
+PostgreSQL main database (the Django form of symphra-scheduler's ``db_path``)::
 
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.postgresql", ...},

@@ -610,7 +610,7 @@ class QueueBackend:
         scheduled_time: datetime | float | None,
         priority: int | None,
     ) -> TaskMessage:
-        """Apply the seed-style ``enqueue`` arguments to the message."""
+        """Apply ``enqueue``'s ``scheduled_time`` and ``priority`` arguments to the message."""
         if scheduled_time is not None:
             task.scheduled_time = to_timestamp(scheduled_time)
         if priority is not None:

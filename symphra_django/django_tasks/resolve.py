@@ -2,7 +2,7 @@
 
 A queue message names its Django task by ``module_path`` (``app.tasks.fn``).
 Importing whatever dotted path a message carries would be code execution for
-anyone who can write to the queue (DESIGN.md section 9), so a path resolves
+anyone who can write to the queue, so a path resolves
 only when
 
 * its module belongs to an installed app (the code the project chose to run),

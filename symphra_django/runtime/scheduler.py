@@ -1,6 +1,6 @@
 """The Scheduler: beat plus a worker pool around one backend, with a lifecycle.
 
-Usable from code as in the seed library::
+Usable from code, as in symphra-scheduler::
 
     scheduler = Scheduler()                 # memory backend
     scheduler.register_task(send_report, queue="reports")
@@ -114,7 +114,7 @@ class Scheduler:
         self.started_at: float | None = None
         self._stopped = threading.Event()
 
-    # -- the seed's task registration API --------------------------------------------
+    # -- task registration, as in symphra-scheduler --------------------------------------------
 
     def register_task(self, func: Callable[..., Any] | Task, **options: Any) -> Task:
         """Declare ``func`` (or re-register a Task) with ``@task``'s options."""

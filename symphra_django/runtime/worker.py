@@ -49,8 +49,8 @@ def worker_id() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _worker_id(pid: int) -> str:
-    # Once per process: gethostname() is a system call that releases the GIL;
-    # called for every task it took ~7 % of a busy worker thread (py-spy).
+    # Once per process: gethostname() is a system call that releases the GIL,
+    # too costly to repeat per task (docs/performance.md).
     return f"{socket.gethostname()}:{pid}"
 
 

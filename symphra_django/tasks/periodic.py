@@ -1,4 +1,4 @@
-"""Decorators that declare periodic tasks (the seed library's set).
+"""Decorators that declare periodic tasks (symphra-scheduler's set).
 
 ``@cron("*/5 * * * * *")`` (6 fields, seconds first) or ``@cron("0 3 * * *")``,
 ``@interval(30)``, ``@every(minutes=30)``, ``@once(at=...)``,

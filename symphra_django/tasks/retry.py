@@ -72,7 +72,7 @@ class RetryPolicy:
             raise ValueError(f"retry_on must be exception classes, got {self.retry_on!r}")
         object.__setattr__(self, "retry_on", retry_on)
 
-    # Presets of the seed library.
+    # Presets, named as in symphra-scheduler.
     @classmethod
     def no_retry(cls) -> RetryPolicy:
         return cls(max_attempts=1, strategy=RetryStrategy.NONE)

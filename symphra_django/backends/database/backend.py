@@ -16,7 +16,7 @@ the project's ``default`` database, so a view's ``enqueue`` reaches
     Keep acknowledged tasks as ``done`` rows (default True), queryable with
     ``QueuedTask.objects.history(...)`` and pruned by ``prunetasks``.
 ``table_name``
-    Accepted for the seed's settings only when it names the model's table.
+    Accepted for symphra-scheduler's settings only when it names the model's table.
 
 Thread safety: every call uses the calling thread's Django connection.
 See docs/backends/database.md for engines, indexes and query plans.
@@ -402,5 +402,5 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
         return True
 
 
-#: The seed library's name for the same backend.
+#: symphra-scheduler's name for the same backend.
 SQLiteBackend = DatabaseBackend

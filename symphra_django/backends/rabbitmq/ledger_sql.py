@@ -1,14 +1,14 @@
 """The hot statements of the RabbitMQ ledger, written once per connection.
 
 Enqueue, claim and acknowledge run for every batch, and building them
-through the ORM cost more CPU than running them (py-spy: about half of a
-worker's time at a steady 200 tasks/s). These are plain, portable
+through the ORM cost more CPU than running them (docs/performance.md has the
+measurements). These are plain, portable
 statements: table and column names come from ``BrokerTask._meta`` quoted by
 the connection (``sql_names``), states are constants of the model, every
 value is a query parameter. The insert that skips a duplicate id (C2) uses
 the connection's own ``INSERT … IGNORE`` spelling. The other statements
 (what is due, reclaim, failed store, clear) stay in the ORM in
-``rabbitmq_ledger``, each written once.
+``ledger``, each written once.
 """
 
 from __future__ import annotations

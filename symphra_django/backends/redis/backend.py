@@ -83,7 +83,7 @@ class RedisBackend(QueueBackend):
         if socket_timeout is not None:
             client_options.setdefault("socket_timeout", socket_timeout)
         self.target = parse_url(url or DEFAULT_URL)
-        # The seed named its one sorted set "pending_set"; here it names the
+        # symphra-scheduler named its one sorted set "pending_set"; here it names the
         # namespace every queue's keys live under.
         self.key_prefix = validate_identifier(
             key_prefix or pending_set or DEFAULT_PREFIX, "key_prefix"

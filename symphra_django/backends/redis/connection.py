@@ -1,6 +1,6 @@
 """Where the Redis backend connects: URLs, django-redis ``CACHES`` aliases, clients.
 
-Accepted URL forms (the seed library's, plus TLS and several sentinels)::
+Accepted URL forms (symphra-scheduler's, plus TLS and several sentinels)::
 
     redis://host:6379/0                       one server
     redis://:password@host:6379/0             requirepass
