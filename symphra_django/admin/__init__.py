@@ -11,11 +11,11 @@ Permissions are documented in docs/admin.md.
 
 from django.contrib import admin
 
-from symphra_django.models import FailedTask, Queue, ScheduleState
 from symphra_django.admin import queued_tasks  # noqa: F401 - registers QueuedTaskAdmin
 from symphra_django.admin.failed import FailedTaskAdmin
 from symphra_django.admin.queues import QueueAdmin
 from symphra_django.admin.schedules import ScheduleStateAdmin
+from symphra_django.models import FailedTask, Queue, ScheduleState
 
 admin.site.register(Queue, QueueAdmin)
 admin.site.register(FailedTask, FailedTaskAdmin)

@@ -14,11 +14,11 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
-from symphra_django.ops import status
-from symphra_django.backends.base import NotSupported
-from symphra_django.messages import TaskMessage
 from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
 from symphra_django.admin.queues import resolve_queue
+from symphra_django.backends.base import NotSupported
+from symphra_django.messages import TaskMessage
+from symphra_django.ops import status
 
 logger = logging.getLogger("symphra_django.admin")
 

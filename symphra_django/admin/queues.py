@@ -13,14 +13,14 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
-from symphra_django.ops import status
-from symphra_django.runtime import throughput
+from symphra_django.admin.chart import throughput_svg
+from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
 from symphra_django.backends import QueueBackend
 from symphra_django.backends.base import NotSupported
 from symphra_django.exceptions import BackendUnavailable
+from symphra_django.ops import status
+from symphra_django.runtime import throughput
 from symphra_django.utils.secrets import mask_urls_in
-from symphra_django.admin.chart import throughput_svg
-from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
 
 logger = logging.getLogger("symphra_django.admin")
 
@@ -35,7 +35,7 @@ def resolve_queue(alias: str, queue: str) -> QueueBackend:
         raise Http404(f"no backend alias {alias!r}") from None
     try:
         names = status.queue_names(backend)
-    except Exception as exc:  # noqa: BLE001 - reported by the guard
+    except Exception as exc:
         raise BackendUnavailable(f"{alias}: {status.problem_text(exc)}") from exc
     if queue not in names:
         raise Http404(f"no queue {queue!r} in {alias!r}")

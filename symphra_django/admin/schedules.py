@@ -17,12 +17,12 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
+from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
 from symphra_django.backends import backends
 from symphra_django.messages import from_timestamp
 from symphra_django.models import ScheduleState
-from symphra_django.tasks.registry import registry
 from symphra_django.tasks.base import EnqueueOptions, Task
-from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
+from symphra_django.tasks.registry import registry
 
 logger = logging.getLogger("symphra_django.admin")
 

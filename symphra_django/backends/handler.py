@@ -156,7 +156,7 @@ class BackendHandler:
         for backend in instances.values():
             try:
                 backend.disconnect_sync()
-            except Exception:  # noqa: BLE001 - closing must go on for the others
+            except Exception:
                 logger.warning("could not close %s", backend.describe(), exc_info=True)
 
 

@@ -13,13 +13,13 @@ from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
 from symphra_django.backends import QueueBackend, backends
-from symphra_django.messages import TaskMessage, new_task_id
-from symphra_django.models.results import DjangoTaskResult
-from symphra_django.utils.identifiers import validate_identifier
+from symphra_django.django_tasks.bridge import RUNNER_POLICY, ensure_runner, runner_name
 from symphra_django.django_tasks.execution import settle_lost_call
 from symphra_django.django_tasks.resolve import UnknownDjangoTask, remember, resolve_task
 from symphra_django.django_tasks.results import to_task_result
-from symphra_django.django_tasks.bridge import RUNNER_POLICY, ensure_runner, runner_name
+from symphra_django.messages import TaskMessage, new_task_id
+from symphra_django.models.results import DjangoTaskResult
+from symphra_django.utils.identifiers import validate_identifier
 
 #: ``OPTIONS`` keys and their defaults.
 OPTIONS = {

@@ -14,12 +14,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from symphra_django.tasks.context import current_message
 from symphra_django.exceptions import TaskDeclarationError
 from symphra_django.messages import delivery_limit
+from symphra_django.tasks.base import declare
+from symphra_django.tasks.context import current_message
 from symphra_django.tasks.registry import registry
 from symphra_django.tasks.retry import RetryPolicy
-from symphra_django.tasks.base import declare
 
 PREFIX = "django.tasks:"
 

@@ -15,12 +15,12 @@ from django.utils import timezone
 from django.utils.json import normalize_json
 
 from symphra_django.backends import QueueBackend
+from symphra_django.django_tasks.bridge import ResultNotStored
+from symphra_django.django_tasks.resolve import UnknownDjangoTask, resolve_task
+from symphra_django.django_tasks.results import to_task_result, update_task_result
 from symphra_django.messages import FAILED
 from symphra_django.models.results import DjangoTaskResult
 from symphra_django.runtime.worker import worker_id
-from symphra_django.django_tasks.resolve import UnknownDjangoTask, resolve_task
-from symphra_django.django_tasks.results import to_task_result, update_task_result
-from symphra_django.django_tasks.bridge import ResultNotStored
 
 logger = logging.getLogger("symphra_django.django_tasks")
 
@@ -100,7 +100,7 @@ def settle_lost_call(row: DjangoTaskResult, queue_backend: QueueBackend) -> None
     try:
         if queue_backend.get_status_sync(row.pk, row.queue_name) != FAILED:
             return
-    except Exception:  # noqa: BLE001 - a reader must not fail because the queue is down
+    except Exception:
         logger.warning("cannot ask %s about %s", queue_backend.describe(), row.pk, exc_info=True)
         return
     error = LostCall(

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 
 from symphra_django.backends.base import QueueBackend
-from symphra_django.runtime.ticks import Ledger
 from symphra_django.messages import PENDING_STATES, TaskMessage, from_timestamp
-from symphra_django.tasks.registry import TaskRegistry
+from symphra_django.runtime.ticks import Ledger
 from symphra_django.tasks.base import Task
+from symphra_django.tasks.registry import TaskRegistry
 
 logger = logging.getLogger("symphra_django.beat")
 
@@ -70,7 +70,7 @@ class Beat:
                 if failing:
                     logger.warning("beat works again")
                 failing = False
-            except Exception:  # noqa: BLE001 - beat outlives a database/backend hiccup
+            except Exception:
                 if not failing:
                     logger.error("beat could not enqueue due ticks; retrying", exc_info=True)
                 failing = True

@@ -52,7 +52,7 @@ def run_jobs() -> None:
     for what, job in JOBS.items():
         try:
             deleted = job()
-        except Exception:  # noqa: BLE001 - housekeeping must not stop the scheduler
+        except Exception:
             logger.warning("could not prune %s; will try again later", what, exc_info=True)
             continue
         finally:

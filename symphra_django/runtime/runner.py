@@ -69,7 +69,7 @@ class Runner:
             self._loop = asyncio.new_event_loop()
         try:
             return self._loop.run_until_complete(asyncio.wait_for(task.func(*args, **kwargs), timeout))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s") from None
 
     def close(self) -> None:

@@ -23,16 +23,17 @@ from typing import Any
 from symphra_django import conf
 from symphra_django.backends import MemoryBackend, QueueBackend, backends
 from symphra_django.backends.base import NotSupported
-from symphra_django.runtime.beat import Beat
 from symphra_django.exceptions import BackendUnavailable
-from symphra_django.runtime.ticks import DatabaseLedger, Ledger, MemoryLedger
-from symphra_django.runtime.housekeeping import Housekeeper
 from symphra_django.messages import TaskMessage
+from symphra_django.runtime.beat import Beat
+from symphra_django.runtime.housekeeping import Housekeeper
 from symphra_django.runtime.metrics import Metrics
-from symphra_django.tasks.registry import TaskRegistry, registry as default_registry
-from symphra_django.tasks.base import Task, declare, known_queues
 from symphra_django.runtime.throughput import ThroughputRecorder
+from symphra_django.runtime.ticks import DatabaseLedger, Ledger, MemoryLedger
 from symphra_django.runtime.worker import WorkerPool
+from symphra_django.tasks.base import Task, declare, known_queues
+from symphra_django.tasks.registry import TaskRegistry
+from symphra_django.tasks.registry import registry as default_registry
 
 logger = logging.getLogger("symphra_django.scheduler")
 

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
@@ -31,7 +31,7 @@ RETENTION = 24 * 3600.0
 def minute_start(ts: float) -> datetime:
     """The start of the minute holding ``ts``, in UTC (naive without USE_TZ,
     as Django stores datetimes then)."""
-    value = datetime.fromtimestamp(ts - ts % 60, tz=timezone.utc)
+    value = datetime.fromtimestamp(ts - ts % 60, tz=UTC)
     return value if settings.USE_TZ else value.replace(tzinfo=None)
 
 
@@ -84,7 +84,7 @@ class ThroughputRecorder:
         try:
             for (queue, minute), added in rows.items():
                 _add(self.alias, queue, minute_start(minute), added[DONE], added[FAILED])
-        except Exception:  # noqa: BLE001 - the chart must never stop a worker
+        except Exception:
             logger.warning("could not write throughput counts; will retry", exc_info=True)
             with self._lock:
                 self._counts.update(counts)
@@ -110,7 +110,7 @@ def prune(now: float | None = None) -> int:
     cutoff = minute_start((time.time() if now is None else now) - RETENTION)
     try:
         return ThroughputMinute.objects.filter(minute__lt=cutoff).delete()[0]
-    except Exception:  # noqa: BLE001 - tried again at the next prune
+    except Exception:
         logger.warning("could not delete old throughput rows", exc_info=True)
         return 0
 

@@ -22,12 +22,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from symphra_django.backends.base import QueueBackend
-from symphra_django.tasks.context import reset_current, set_current
-from symphra_django.runtime.doorbell import Doorbell
-from symphra_django.runtime.runner import Runner
 from symphra_django.messages import TaskMessage
+from symphra_django.runtime.doorbell import Doorbell
 from symphra_django.runtime.metrics import Metrics
-from symphra_django.tasks.registry import TaskRegistry, registry as default_registry
+from symphra_django.runtime.runner import Runner
+from symphra_django.tasks.context import reset_current, set_current
+from symphra_django.tasks.registry import TaskRegistry
+from symphra_django.tasks.registry import registry as default_registry
 
 logger = logging.getLogger("symphra_django.worker")
 
@@ -174,7 +175,7 @@ class WorkerPool:
             with self._busy_lock:
                 self._busy += 1
             batch = self.backend.dequeue_sync(self.batch_size, queue=queue, lease_seconds=self.lease_seconds)
-        except Exception:  # noqa: BLE001 - a worker outlives a backend hiccup
+        except Exception:
             if not self._backend_down:
                 logger.warning("cannot claim from %s (queue %r); retrying with backoff",
                                self.backend.describe(), queue, exc_info=True)
@@ -258,7 +259,7 @@ class WorkerPool:
         if self.on_finished is not None:
             try:
                 self.on_finished(message, ok, error, duration)
-            except Exception:  # noqa: BLE001 - bookkeeping must not fail the task
+            except Exception:
                 logger.warning("could not record the outcome of %s", message.id, exc_info=True)
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -267,7 +268,7 @@ class WorkerPool:
         for attempt in range(5):
             try:
                 return method(*args, **kwargs)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 if attempt == 4:
                     logger.error("could not answer %s after 5 tries; the lease will expire and "
                                  "the task will be delivered again", self.backend.describe(), exc_info=True)
@@ -304,5 +305,5 @@ class WorkerPool:
                         logger.warning("lost the lease of %s (%s): it may run twice", message.name, message.id)
                 except NotImplementedError:
                     return
-                except Exception:  # noqa: BLE001
+                except Exception:
                     logger.warning("could not extend the lease of %s", message.id, exc_info=True)

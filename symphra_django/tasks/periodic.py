@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from symphra_django.exceptions import TaskDeclarationError
-from symphra_django.tasks.schedules import CronSchedule, IntervalSchedule, OnceSchedule, Schedule, check_range
 from symphra_django.tasks.base import Task, declare
+from symphra_django.tasks.schedules import CronSchedule, IntervalSchedule, OnceSchedule, Schedule, check_range
 
 Decorator = Callable[[Callable[..., Any]], Task]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -81,7 +81,7 @@ class CronSchedule(Schedule):
         except (CroniterError, ValueError, KeyError) as exc:
             raise TaskDeclarationError(f"invalid cron expression {expr!r}: {exc}") from None
         try:
-            start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+            start = datetime(2000, 1, 1, tzinfo=UTC)
             first = self._iter(start.timestamp()).get_next(datetime)
         except (CroniterError, ValueError) as exc:
             raise TaskDeclarationError(
@@ -97,7 +97,7 @@ class CronSchedule(Schedule):
         return get_zone(self._zone_name or time_zone_name())
 
     def _iter(self, t: float) -> croniter:
-        start = datetime.fromtimestamp(t, tz=timezone.utc).astimezone(self.zone)
+        start = datetime.fromtimestamp(t, tz=UTC).astimezone(self.zone)
         return croniter(
             self.expr, start, second_at_beginning=self.has_seconds, max_years_between_matches=_HORIZON_YEARS
         )
@@ -110,7 +110,7 @@ class CronSchedule(Schedule):
 
     def next_after(self, t: float) -> float | None:
         it = self._iter(t)
-        previous = datetime.fromtimestamp(t, tz=timezone.utc).astimezone(self.zone)
+        previous = datetime.fromtimestamp(t, tz=UTC).astimezone(self.zone)
         for _ in range(3):
             tick = it.get_next(datetime)
             if not self._repeated_wall_time(tick, previous):
@@ -185,7 +185,7 @@ class OnceSchedule(Schedule):
 
     @property
     def expression(self) -> str:
-        return datetime.fromtimestamp(self.at, tz=timezone.utc).isoformat()
+        return datetime.fromtimestamp(self.at, tz=UTC).isoformat()
 
     def describe(self) -> str:
         return f"Once, at {self.expression}"

@@ -11,8 +11,8 @@ from typing import Any, ClassVar, TypeVar
 
 import pytest
 
-from symphra_django.backends.base import NotSupported, QueueBackend
 from symphra_django import messages
+from symphra_django.backends.base import NotSupported, QueueBackend
 from symphra_django.messages import TaskMessage
 from symphra_django.testing.waiting import wait_until
 

@@ -10,8 +10,7 @@ aware datetimes (``to_timestamp``) and read aware UTC ones back
 from __future__ import annotations
 
 import time
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 
 def to_timestamp(value: datetime | float | int | None) -> float:
@@ -33,7 +32,7 @@ def to_timestamp(value: datetime | float | int | None) -> float:
 
 def from_timestamp(value: float) -> datetime:
     """Epoch seconds as an aware UTC datetime."""
-    return datetime.fromtimestamp(value, tz=dt_timezone.utc)
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 def model_datetime(epoch: float) -> datetime:

@@ -38,12 +38,12 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from symphra_django.messages import TaskMessage
-from symphra_django.models import QueuedTask
-from symphra_django.backends.database import claims as sql
 from symphra_django.backends.base import QueueBackend, lease_expired_error
+from symphra_django.backends.database import claims as sql
 from symphra_django.backends.database.inspection import DatabaseInspection
 from symphra_django.backends.database.times import model_datetime
+from symphra_django.messages import TaskMessage
+from symphra_django.models import QueuedTask
 
 logger = logging.getLogger("symphra_django.backends.database")
 

@@ -16,9 +16,9 @@ from django.core.checks import CheckMessage, Error, register
 from django.core.checks import Warning as CheckWarning
 from django.db import DatabaseError, connections
 
-from symphra_django.models import QueuedTask
-from symphra_django.backends.database.config import queue_databases
 from symphra_django.backends.database.claims import SUPPORTED_VENDORS
+from symphra_django.backends.database.config import queue_databases
+from symphra_django.models import QueuedTask
 
 MIN_MYSQL = (8, 0, 1)
 MIN_MARIADB = (10, 6)

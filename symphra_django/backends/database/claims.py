@@ -21,8 +21,8 @@ from functools import cache
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from symphra_django.models import QueuedTask
 from symphra_django.backends.sql_names import TableNames
+from symphra_django.models import QueuedTask
 
 READY = QueuedTask.Status.READY.value
 IN_FLIGHT = QueuedTask.Status.IN_FLIGHT.value

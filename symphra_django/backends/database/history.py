@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterable
 
 from symphra_django import conf
+from symphra_django.backends.database.config import queue_databases
+from symphra_django.backends.database.times import model_datetime
 from symphra_django.models import QueuedTask
 from symphra_django.ops.pruning import delete_in_batches
-from symphra_django.backends.database.times import model_datetime
-from symphra_django.backends.database.config import queue_databases
 
 logger = logging.getLogger("symphra_django.backends.database")
 

@@ -17,11 +17,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BinaryField, Case, Count, F, IntegerField, Min, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 
+from symphra_django.backends.database import claims as sql
+from symphra_django.backends.database.times import model_datetime, to_epoch
 from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, message_or_stand_in
 from symphra_django.models import QueuedTask
-from symphra_django.backends.database import claims as sql
-from symphra_django.backends.database.times import model_datetime, to_epoch
 
 logger = logging.getLogger("symphra_django.backends.database")
 
@@ -164,7 +164,7 @@ class DatabaseInspection:
         readable, column = self._with_payload(failed)
         now = time.time()
         moved = 0
-        for task_id, queue_name, payload in self._run(
+        for task_id, _queue, payload in self._run(
             lambda _: list(readable.values_list("id", "queue", column))
         ):
             try:
@@ -175,7 +175,7 @@ class DatabaseInspection:
                 # Retried as is (what was stored): it fails again with its reason.
                 payload = F("payload")
             moved += self._run(
-                lambda _: failed.filter(pk=task_id).update(
+                lambda _, task_id=task_id, payload=payload: failed.filter(pk=task_id).update(
                     status=sql.READY, scheduled_time=model_datetime(now), attempts=0,
                     payload=payload, last_error=None, traceback=None, finished_at=None,
                     updated_at=model_datetime(now),

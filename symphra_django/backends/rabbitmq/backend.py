@@ -39,18 +39,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "The RabbitMQ backend needs the pika package: pip install symphra-django[rabbitmq]"
     ) from exc
 
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
-from symphra_django.utils.secrets import mask_url
-from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.backends.base import Listeners, NotSupported, QueueBackend, Wakeable, lease_expired_error
+from symphra_django.backends.rabbitmq.failed import FailedStore
 from symphra_django.backends.rabbitmq.inbox import Delivery, Held, Inbox, Lease, LeaseTable
 from symphra_django.backends.rabbitmq.ledger import FAILED as LEDGER_FAILED
 from symphra_django.backends.rabbitmq.ledger import IN_FLIGHT as LEDGER_IN_FLIGHT
 from symphra_django.backends.rabbitmq.ledger import QUEUED, Entry, Ledger
-from symphra_django.backends.rabbitmq.failed import FailedStore
 from symphra_django.backends.rabbitmq.link import BrokerLink
 from symphra_django.backends.rabbitmq.publisher import TASK_ID, TOKEN, Publisher
 from symphra_django.backends.rabbitmq.topology import Topology
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
+from symphra_django.utils.identifiers import validate_identifier
+from symphra_django.utils.secrets import mask_url
 
 logger = logging.getLogger("symphra_django.backends.rabbitmq")
 
@@ -505,7 +505,7 @@ class RabbitMQBackend(QueueBackend):
             while not self._stopping.wait(0.1):
                 try:
                     self._reap()
-                except Exception:  # noqa: BLE001 - keep reaping; the broker redelivers on close
+                except Exception:
                     logger.warning("could not return expired leases of %s", self.describe(), exc_info=True)
         finally:
             connections.close_all()

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 
 import pika
 
-from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import TaskMessage
 from symphra_django.backends.rabbitmq.ledger import Ledger
 from symphra_django.backends.rabbitmq.link import Outgoing, PublishFailed
 from symphra_django.backends.rabbitmq.publisher import TOKEN, Publisher
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import TaskMessage
 
 KEEP = "keep"
 DROP = "drop"

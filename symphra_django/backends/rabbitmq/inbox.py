@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from pika.spec import BasicProperties
 
-from symphra_django.messages import TaskMessage
 from symphra_django.backends.deadlines import Deadlines
+from symphra_django.messages import TaskMessage
 
 _arrivals = itertools.count()
 #: Sorts first: a message without our headers (corrupt or foreign) is dealt

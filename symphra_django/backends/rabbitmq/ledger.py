@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Min, Q
 
-from symphra_django.models import BrokerTask
 from symphra_django.backends.rabbitmq.ledger_sql import INSERT_FIELDS, LedgerSQL
+from symphra_django.models import BrokerTask
 
 QUEUED = BrokerTask.State.QUEUED
 IN_FLIGHT = BrokerTask.State.IN_FLIGHT
@@ -37,7 +37,7 @@ class Entry:
 
 
 class _Job:
-    __slots__ = ("work", "done", "result", "error")
+    __slots__ = ("done", "error", "result", "work")
 
     def __init__(self, work: Callable[[], Any]) -> None:
         self.work = work

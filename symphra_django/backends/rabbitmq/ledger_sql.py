@@ -20,8 +20,8 @@ from typing import Any
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
 
-from symphra_django.models import BrokerTask
 from symphra_django.backends.sql_names import TableNames
+from symphra_django.models import BrokerTask
 
 QUEUED = BrokerTask.State.QUEUED.value
 IN_FLIGHT = BrokerTask.State.IN_FLIGHT.value

@@ -260,7 +260,7 @@ class BrokerLink:
             return
         try:
             self._connection.ioloop.add_callback_threadsafe(lambda: self._ack(generation, tags))
-        except Exception:  # noqa: BLE001 - a closed loop: the broker requeues them
+        except Exception:
             logger.debug("ack after the connection closed; the broker redelivers", exc_info=True)
 
     def purge(self, broker_queue: str) -> int:

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 from pika.spec import BasicProperties
 
-from symphra_django.exceptions import BackendUnavailable
-from symphra_django.messages import TaskMessage
 from symphra_django.backends.rabbitmq.link import BrokerLink, ConnectionLost, Outgoing
 from symphra_django.backends.rabbitmq.topology import Topology, broker_priority
+from symphra_django.exceptions import BackendUnavailable
+from symphra_django.messages import TaskMessage
 
 TOKEN = "x-symphra-token"
 TASK_ID = "x-symphra-id"

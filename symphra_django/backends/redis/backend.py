@@ -29,14 +29,14 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
-from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import QueueStats, TaskMessage, corrupt_message, delivery_limit, message_or_stand_in
-from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.backends.base import QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.redis.client import ReconnectingClient
 from symphra_django.backends.redis.connection import parse_url, url_from_cache
 from symphra_django.backends.redis.keys import SCRIPT_BATCH, key_pattern, order_head, queue_from_key, queue_keys
 from symphra_django.backends.redis.wakeup import WakeListener
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import QueueStats, TaskMessage, corrupt_message, delivery_limit, message_or_stand_in
+from symphra_django.utils.identifiers import validate_identifier
 
 logger = logging.getLogger("symphra_django.backends.redis")
 
@@ -301,7 +301,7 @@ class RedisBackend(QueueBackend):
         # One quick try, not the start-up retries: the admin must not hang.
         try:
             return self._connection.ping_once()
-        except Exception:  # noqa: BLE001 - health checks never raise (C11)
+        except Exception:
             logger.debug("health check of %s failed", self.describe(), exc_info=True)
             return False
 
@@ -344,7 +344,7 @@ class RedisBackend(QueueBackend):
         records = self._call(lambda client: client.hmget(failed_key, ids))
         now = time.time()
         tasks = []
-        for task_id, raw in zip(ids, records):
+        for task_id, raw in zip(ids, records, strict=True):
             if raw is None:
                 continue
             task = self._failed_task(name, task_id, raw)

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from symphra_django.exceptions import BackendUnavailable
 from symphra_django.backends.redis.connection import RedisTarget, build_client, import_redis
 from symphra_django.backends.redis.keys import register_scripts
+from symphra_django.exceptions import BackendUnavailable
 
 logger = logging.getLogger("symphra_django.backends.redis")
 

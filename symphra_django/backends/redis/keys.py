@@ -28,7 +28,7 @@ so the byte order of ``ready`` is exactly priority desc, time, enqueue order
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
@@ -68,7 +68,7 @@ def order_head(priority: int, scheduled_time: float) -> str:
     return f"{PRIORITY_OFFSET - priority:07d}{micros:017d}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def script_source(name: str) -> str:
     """The Lua source of script ``name``, with the shared helpers in front."""
     folder = files(__package__).joinpath("lua")

@@ -89,7 +89,7 @@ class WakeListener:
                 while not self._stop.is_set():
                     if pubsub.get_message(timeout=1.0) is not None:
                         self.listeners.wake()
-            except Exception:  # noqa: BLE001 - workers still poll; resubscribe later
+            except Exception:
                 logger.debug("wake-up subscription to %s lost", self.connection.target.display,
                              exc_info=True)
                 self._stop.wait(_RESUBSCRIBE_PAUSE)

@@ -52,7 +52,7 @@ def failed_tasks(statuses: list[BackendStatus], limit: int) -> list[tuple[str, s
                 continue
             try:
                 tasks = backend_for(backend.alias).list_failed_sync(q.queue, limit=limit)
-            except Exception:  # noqa: BLE001 - the counts above already say what is known
+            except Exception:
                 logger.debug("cannot list the failed tasks of %s", q.queue, exc_info=True)
                 continue
             found.extend((backend.alias, q.queue, task) for task in tasks)
@@ -112,7 +112,7 @@ class Command(BaseCommand):
 
     def format_table(self, rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
         for row in rows:
-            lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+            lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
         return "\n".join(lines)
