@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests import services
+from tests.support import services
 
 from .factories import FACTORIES
 
