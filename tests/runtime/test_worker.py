@@ -10,6 +10,7 @@ import pytest
 from symphra_django import Scheduler
 from symphra_django.messages import TaskMessage
 from tests.sampleapp import tasks as sample
+from tests.support.waiting import wait_until
 
 
 def burst(**options) -> Scheduler:
@@ -111,9 +112,8 @@ def test_stop_hands_back_claimed_tasks_that_have_not_started(memory, events):
         sample.remember.enqueue(i)
     scheduler = Scheduler("default", beat=False, workers=1, batch_size=10, poll_interval=0.01)
     scheduler.start()
-    deadline = time.time() + 5
-    while not events and memory.get_stats_sync().in_flight == 0 and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: events or memory.get_stats_sync().in_flight, timeout=5, interval=0.01,
+               message="the worker to claim its batch")
     assert scheduler.stop(timeout=5) is True
     assert ("slept", "first") in events
     # The five tasks claimed in the same batch were handed back, not lost.
@@ -126,16 +126,14 @@ def test_stop_waits_for_the_running_task_up_to_the_timeout(memory, events):
     message = sample.sleep_for.enqueue(1, "too-long")
     scheduler = Scheduler("default", beat=False, workers=1, poll_interval=0.01)
     scheduler.start()
-    while memory.get_stats_sync().in_flight == 0:
-        time.sleep(0.01)
+    wait_until(lambda: memory.get_stats_sync().in_flight, timeout=5, interval=0.01,
+               message="the task to start")
     assert scheduler.stop(timeout=0.2) is False
     # Its lease was handed back at once: another worker can redo it now.
     assert memory.get_status_sync(message.id) == "ready"
     # The abandoned thread still finishes its sleep; wait so it cannot leak
     # its event into the next test.
-    deadline = time.time() + 5
-    while ("slept", "too-long") not in events and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: ("slept", "too-long") in events, timeout=5, message="the abandoned task to finish")
 
 
 def test_scheduler_without_backend_uses_memory_and_the_seed_api():
@@ -195,7 +193,7 @@ def test_one_task_wakes_one_idle_thread_not_the_whole_pool(events):
         time.sleep(3)
         before = len(backend.claimers)
         backend.enqueue_sync(sample.remember.message((5,), {}, sample_options()))
-        wait_for_an_event(events)
+        wait_until(lambda: events, timeout=5, interval=0.005, message="the task to run")
         time.sleep(0.1)
         assert events == [("remember", 5)]
         # One thread was woken (plus at most one whose own pause happened to
@@ -226,16 +224,10 @@ def test_idle_threads_do_not_poll_a_backend_that_wakes_them(events):
         # back-off would have made about 9 claims per thread by now).
         assert WakingBackend.claims == 4
         backend.enqueue_sync(sample.remember.message((6,), {}, sample_options()))
-        wait_for_an_event(events)
+        wait_until(lambda: events, timeout=5, interval=0.005, message="the task to run")
         assert events == [("remember", 6)]
     finally:
         pool.stop(5)
-
-
-def wait_for_an_event(events: list, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not events and time.monotonic() < deadline:
-        time.sleep(0.005)
 
 
 def sample_options():

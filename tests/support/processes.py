@@ -8,8 +8,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,11 +46,8 @@ class Project:
             return [r[0] for r in conn.execute("SELECT key FROM sampleapp_run WHERE key LIKE ?", (prefix + "%",))]
 
     def wait_for_rows(self, count: int, timeout: float = 60) -> None:
-        deadline = time.time() + timeout
-        while len(self.rows()) < count:
-            if time.time() > deadline:
-                raise AssertionError(f"only {len(self.rows())} of {count} rows after {timeout}s")
-            time.sleep(0.05)
+        wait_until(lambda: len(self.rows()) >= count, timeout=timeout,
+                   message=lambda: f"{count} rows (there are {len(self.rows())})")
 
     def stop_all(self) -> None:
         for proc in self.procs:

@@ -10,13 +10,13 @@ import random
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis
 
 from tests.support.services import in_ci
+from tests.support.waiting import wait_until
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
@@ -73,20 +73,20 @@ class RedisProcess:
     def start(self, timeout: float = 10.0) -> RedisProcess:
         args = [REDIS_SERVER, str(self.config)] + (["--sentinel"] if self.sentinel else [])
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self.client().ping():
-                    return self
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.workdir / "log.txt")
-                raise RuntimeError(
-                    f"redis-server on port {self.port} did not start: "
-                    f"{log.read_text()[-2000:] if log.exists() else 'no log'}"
-                )
-            time.sleep(0.05)
+        process = self.process
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited: {self._log_tail()}")
+            return bool(self.client().ping())
+
+        wait_until(answers, timeout=timeout, ignoring=(redis.ConnectionError, redis.TimeoutError, OSError),
+                   message=lambda: f"redis-server on port {self.port} to start: {self._log_tail()}")
+        return self
+
+    def _log_tail(self) -> str:
+        log = self.workdir / "log.txt"
+        return log.read_text()[-2000:] if log.exists() else "no log"
 
     def client(self, **kwargs) -> redis.Redis:
         options = {"port": self.port, "socket_timeout": 2, **self.ping_kwargs, **kwargs}

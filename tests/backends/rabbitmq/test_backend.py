@@ -15,7 +15,8 @@ from symphra_django.backends.handler import build_backend
 from symphra_django.exceptions import BackendUnavailable
 from symphra_django.messages import FAILED, TaskMessage
 
-from tests.support.rabbitmq import rabbit, wait_for  # noqa: F401 - fixture
+from tests.support.rabbitmq import rabbit  # noqa: F401 - fixture
+from tests.support.waiting import wait_until
 
 pytest.importorskip("pika")
 
@@ -87,7 +88,8 @@ def _consumer_dies_holding(rabbit, task: TaskMessage):
 def test_a_dead_consumers_task_comes_back_with_the_lost_attempt_counted(rabbit):
     held = _consumer_dies_holding(rabbit, TaskMessage(name="t", id="orphan", max_attempts=3))
     survivor = rabbit.make()
-    [again] = wait_for(lambda: survivor.dequeue_sync(1, lease_seconds=30), timeout=5)
+    [again] = wait_until(lambda: survivor.dequeue_sync(1, lease_seconds=30), timeout=5,
+                         message="the dead consumer's task to come back")
     assert again.id == "orphan"
     assert again.attempts == held.attempts + 1 == 2
     assert time.time() >= held.lease_expires  # not before the dead lease ran out
@@ -97,7 +99,8 @@ def test_a_dead_consumers_task_comes_back_with_the_lost_attempt_counted(rabbit):
 def test_a_poison_message_that_kills_its_consumers_ends_in_the_failed_queue(rabbit):
     _consumer_dies_holding(rabbit, TaskMessage(name="t", id="poison", max_attempts=1))
     survivor = rabbit.make()
-    assert wait_for(lambda: survivor.dequeue_sync(1) or survivor.get_status_sync("poison") == FAILED, timeout=5) is True
+    assert wait_until(lambda: survivor.dequeue_sync(1) or survivor.get_status_sync("poison") == FAILED,
+                      timeout=5, message="the poison message to be failed") is True
     [failed] = survivor.list_failed_sync()
     assert failed.id == "poison" and "lease expired" in failed.error
     assert survivor.get_queue_size_sync() == 0
@@ -109,7 +112,7 @@ def test_a_rejected_task_waits_in_the_delay_ladder_not_in_worker_memory(rabbit):
     [got] = backend.dequeue_sync(1)
     backend.reject_sync(got, requeue=True, delay=0.5)
     assert backend.dequeue_sync(1) == []
-    [again] = wait_for(lambda: backend.dequeue_sync(1), timeout=5, interval=0.05)
+    [again] = wait_until(lambda: backend.dequeue_sync(1), timeout=5, message="the rejected task to come back")
     assert again.id == "later" and time.time() >= again.scheduled_time
 
 
@@ -131,7 +134,7 @@ def test_an_enqueue_inside_a_transaction_is_published_at_commit(rabbit):
     with transaction.atomic():
         assert producer.enqueue_sync(TaskMessage(name="t", id="committed")) is True
         assert consumer.dequeue_sync(1) == []
-    [got] = wait_for(lambda: consumer.dequeue_sync(1), timeout=5)
+    [got] = wait_until(lambda: consumer.dequeue_sync(1), timeout=5, message="the committed task")
     assert got.id == "committed"
 
 

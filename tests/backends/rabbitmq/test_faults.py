@@ -9,7 +9,8 @@ import pytest
 
 from symphra_django.messages import TaskMessage
 
-from tests.support.rabbitmq import rabbit, restartable_broker, wait_for  # noqa: F401 - fixtures
+from tests.support.rabbitmq import rabbit, restartable_broker  # noqa: F401 - fixtures
+from tests.support.waiting import wait_until
 
 pytest.importorskip("pika")
 pytestmark = pytest.mark.slow
@@ -17,13 +18,15 @@ pytestmark = pytest.mark.slow
 
 def drain_all(backend, expected: int, timeout: float) -> list[TaskMessage]:
     seen: list[TaskMessage] = []
-    deadline = time.monotonic() + timeout
-    while len({t.id for t in seen}) < expected and time.monotonic() < deadline:
+
+    def all_seen() -> bool:
         got = backend.dequeue_sync(32, lease_seconds=30)
         seen.extend(got)
         backend.acknowledge_many_sync(got)
-        if not got:
-            time.sleep(0.1)
+        return len({t.id for t in seen}) >= expected
+
+    wait_until(all_seen, timeout=timeout,
+               message=lambda: f"{expected} tasks (got {sorted({t.id for t in seen})})")
     return seen
 
 
@@ -37,7 +40,7 @@ def test_a_broker_restart_mid_run_loses_no_task_and_logs_one_masked_line(rabbit,
     restartable_broker.stop()
     time.sleep(1.5)
     restartable_broker.start()
-    assert wait_for(lambda: backend.health_check_sync(), timeout=30)
+    wait_until(backend.health_check_sync, timeout=30, message="the backend to reconnect")
     # Leases from before the restart have run out: their acks are refused,
     # and acking a dead channel's deliveries must not break the new one.
     assert backend.acknowledge_many_sync(in_flight) == 0
@@ -46,7 +49,7 @@ def test_a_broker_restart_mid_run_loses_no_task_and_logs_one_masked_line(rabbit,
     seen = drain_all(backend, expected=25, timeout=30)
     expected = {f"before{i}" for i in range(20)} | {f"after{i}" for i in range(5)}
     assert {t.id for t in seen} == expected
-    assert wait_for(lambda: backend.get_queue_size_sync() == 0, timeout=10)
+    wait_until(lambda: backend.get_queue_size_sync() == 0, timeout=10, message="an empty queue")
     lost = [r for r in caplog.records if "lost the connection" in r.getMessage()]
     assert len(lost) == 1
     assert "guest:***@127.0.0.1" in lost[0].getMessage()
@@ -59,13 +62,7 @@ def test_a_delayed_task_survives_a_broker_restart_and_is_not_delivered_early(rab
     backend.enqueue_sync(TaskMessage(name="t", id="timer"), due)
     restartable_broker.stop()
     restartable_broker.start()
-    assert wait_for(lambda: backend.health_check_sync(), timeout=30)
-    got: list[TaskMessage] = []
-    deadline = time.time() + 20
-    while not got and time.time() < deadline:
-        got = backend.dequeue_sync(1)
-        if not got:
-            time.sleep(0.05)
-    [task] = got
+    wait_until(backend.health_check_sync, timeout=30, message="the backend to reconnect")
+    [task] = wait_until(lambda: backend.dequeue_sync(1), timeout=20, message="the delayed task")
     assert task.id == "timer"
     assert time.time() >= due

@@ -12,6 +12,7 @@ from symphra_django.backends.redis.keys import queue_keys
 from symphra_django.exceptions import BackendUnavailable
 from symphra_django.messages import DELAYED, TaskMessage
 from tests.support.services import require
+from tests.support.waiting import wait_until
 
 URL = "redis://127.0.0.1:6379/0"
 
@@ -122,12 +123,13 @@ def test_a_listener_is_woken_when_a_due_task_is_enqueued(backend):
     backend.add_listener(event)
     try:
         other = RedisBackend(url=URL, key_prefix=backend.key_prefix)
-        deadline = time.monotonic() + 5
-        # The subscription starts in the background: enqueue until it is heard.
-        while not event.is_set() and time.monotonic() < deadline:
+
+        def heard() -> bool:
             other.enqueue_sync(TaskMessage(name="t"))
-            event.wait(0.2)
-        assert event.is_set()
+            return event.wait(0.2)
+
+        # The subscription starts in the background: enqueue until it is heard.
+        wait_until(heard, timeout=5, interval=0, message="the listener to hear an enqueue")
         event.clear()
         other.enqueue_sync(TaskMessage(name="t"), time.time() + 3600)
         assert not event.wait(0.3), "a delayed task wakes nobody"

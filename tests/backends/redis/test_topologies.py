@@ -12,6 +12,7 @@ import pytest
 from symphra_django.backends.redis.backend import RedisBackend
 from symphra_django.messages import TaskMessage
 from tests.support.redis_servers import REDIS_CLI, free_port, redis_servers  # noqa: F401 - fixture
+from tests.support.waiting import wait_until
 
 
 def drain_all(backend, **kwargs):
@@ -49,16 +50,9 @@ def test_tls_url_talks_to_a_tls_only_server(redis_servers, tmp_path):
     backend.disconnect_sync()
 
 
-def wait_for(condition, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except Exception:  # noqa: BLE001 - servers still settling
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+#: While servers settle (a replica not yet known, a cluster slot not yet
+#: served) any error only means "not yet": ask again.
+SETTLING = (Exception,)
 
 
 @pytest.mark.slow
@@ -71,7 +65,8 @@ def test_sentinel_failover_during_work_loses_nothing(redis_servers):
         "sentinel failover-timeout mymaster 5000",
     ]
     sentinels = [redis_servers(sentinel_lines, sentinel=True) for _ in range(2)]
-    wait_for(lambda: master.client().info("replication")["connected_slaves"] == 1, what="replica")
+    wait_until(lambda: master.client().info("replication")["connected_slaves"] == 1,
+               timeout=30, interval=0.1, message="the replica to connect", ignoring=SETTLING)
     hosts = ",".join(f"127.0.0.1:{s.port}" for s in sentinels)
     backend = RedisBackend(url=f"redis+sentinel://{hosts}/mymaster/0", key_prefix="sentinel")
     backend.connect_sync()
@@ -98,9 +93,10 @@ def test_sentinel_failover_during_work_loses_nothing(redis_servers):
     worker = threading.Thread(target=work)
     worker.start()
     try:
-        wait_for(lambda: len(done) >= 50, what="first tasks")
+        wait_until(lambda: len(done) >= 50, timeout=30, interval=0.1, message="the first 50 tasks")
         sentinels[0].client().execute_command("SENTINEL", "FAILOVER", "mymaster")
-        wait_for(lambda: replica.client().info("replication")["role"] == "master", what="failover")
+        wait_until(lambda: replica.client().info("replication")["role"] == "master",
+                   timeout=30, interval=0.1, message="the failover", ignoring=SETTLING)
         done_at_failover = len(done)
         after = {f"after{i}" for i in range(100)}
         backend.enqueue_many_sync([TaskMessage(name="t", id=i, max_attempts=10) for i in after])
@@ -112,7 +108,8 @@ def test_sentinel_failover_during_work_loses_nothing(redis_servers):
     assert set(done) == ids
     assert done_at_failover < 300, "the failover must happen during work"
     pool = backend._connected().connection_pool
-    wait_for(lambda: pool.get_master_address()[1] == replica.port, what="sentinels agree")
+    wait_until(lambda: pool.get_master_address()[1] == replica.port,
+               timeout=30, interval=0.1, message="the sentinels to agree", ignoring=SETTLING)
     backend.disconnect_sync()
 
 
@@ -128,7 +125,8 @@ def test_a_three_node_cluster_runs_queues_on_every_node(redis_servers):
         check=True, capture_output=True, timeout=60,
     )
     for node in nodes:
-        wait_for(lambda n=node: n.client().cluster("info")["cluster_state"] == "ok", what="cluster ok")
+        wait_until(lambda n=node: n.client().cluster("info")["cluster_state"] == "ok",
+                   timeout=30, interval=0.1, message="the cluster to be ok", ignoring=SETTLING)
     url = "redis://" + ",".join(f"127.0.0.1:{n.port}" for n in nodes) + "/0"
     backend = RedisBackend(url=url, key_prefix="cluster")
     backend.connect_sync()
