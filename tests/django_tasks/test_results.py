@@ -55,12 +55,12 @@ def test_refresh_sees_what_a_worker_wrote(backend):
     assert result.is_finished and result.return_value == 3 and result.finished_at is not None
 
 
-def test_a_call_redelivered_after_a_lost_worker_counts_a_second_attempt(backend, memory):
+def test_a_call_redelivered_after_a_lost_worker_counts_a_second_attempt(backend, memory, clock):
     result = jobs.describe_context.enqueue("again")
     # A worker takes the call, marks it running and dies: its lease expires.
-    [message] = memory.dequeue_sync(1, queue="default", lease_seconds=0.05)
+    [message] = memory.dequeue_sync(1, queue="default", lease_seconds=30)
     DjangoTaskResult.objects.filter(pk=result.id).update(status="RUNNING", worker_ids=["lost-host:1"])
-    time.sleep(0.1)
+    clock.advance(31)
     run_burst()
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL
@@ -135,16 +135,16 @@ def test_on_the_database_queue_a_rolled_back_enqueue_leaves_neither_result_nor_m
         backends.close_all()
 
 
-def test_a_call_whose_workers_were_all_lost_reads_as_failed(backend, memory):
+def test_a_call_whose_workers_were_all_lost_reads_as_failed(backend, memory, clock):
     from symphra_django.django_tasks.bridge import DELIVERIES
 
     result = jobs.add.enqueue(1, 2)
     for attempt in range(DELIVERIES):
         # Each worker takes the call, starts it and dies: the lease expires.
-        assert memory.dequeue_sync(1, queue="default", lease_seconds=0.01)
+        assert memory.dequeue_sync(1, queue="default", lease_seconds=30)
         DjangoTaskResult.objects.filter(pk=result.id).update(
             status="RUNNING", worker_ids=[f"lost:{n}" for n in range(attempt + 1)])
-        time.sleep(0.03)
+        clock.advance(31)
     assert memory.dequeue_sync(1, queue="default") == []  # the limit: to the failed store
     result.refresh()
     assert result.status == TaskResultStatus.FAILED

@@ -42,7 +42,7 @@ def test_a_failing_task_is_retried_until_it_succeeds(memory, events):
     assert (stats["retries"], stats["successes"], stats["failures"]) == (2, 1, 0)
 
 
-def test_a_retry_is_a_delayed_reenqueue_not_a_sleep(memory, events):
+def test_a_retry_is_a_delayed_reenqueue_not_a_sleep(memory, clock, events):
     from symphra_django import RetryPolicy
 
     task = sample.fail_twice
@@ -53,8 +53,10 @@ def test_a_retry_is_a_delayed_reenqueue_not_a_sleep(memory, events):
         burst()
         assert memory.get_status_sync(message.id) == "delayed"
         [pending] = memory.peek_sync()
-        assert pending.scheduled_time > time.time() + 50
+        assert pending.scheduled_time > clock() + 50
         assert "ConnectionError" in pending.error
+        clock.advance(60)
+        assert memory.get_status_sync(message.id) == "ready"
     finally:
         task.retry_policy = original
 
@@ -155,20 +157,21 @@ def test_scheduler_without_backend_uses_memory_and_the_seed_api():
         assert scheduler.unregister_task("tests.ping") is declared
 
 
-def test_a_no_retry_task_held_by_a_killed_worker_is_redone_not_failed(memory, events):
+def test_a_no_retry_task_held_by_a_killed_worker_is_redone_not_failed(memory, clock, events):
     message = sample.too_slow.enqueue()  # retry_policy="no_retry"
-    [held] = memory.dequeue_sync(lease_seconds=0.2)  # a worker takes it, then dies
-    time.sleep(0.3)
+    [held] = memory.dequeue_sync(lease_seconds=30)  # a worker takes it, then dies
+    assert memory.dequeue_sync() == []
+    clock.advance(31)  # its lease runs out
     [again] = memory.dequeue_sync(lease_seconds=30)
     assert again.id == message.id == held.id
     assert again.attempts == 2
 
 
-def test_a_task_that_keeps_killing_its_workers_ends_in_the_failed_store(memory):
+def test_a_task_that_keeps_killing_its_workers_ends_in_the_failed_store(memory, clock):
     sample.too_slow.enqueue()
     for _ in range(3):  # no_retry: 1 attempt + 2 crash redeliveries
-        assert len(memory.dequeue_sync(lease_seconds=0.1)) == 1
-        time.sleep(0.15)
+        assert len(memory.dequeue_sync(lease_seconds=30)) == 1
+        clock.advance(31)  # the worker died: its lease runs out
     assert memory.dequeue_sync() == []
     [failed] = memory.list_failed_sync()
     assert "lease expired" in failed.error
