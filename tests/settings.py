@@ -53,8 +53,8 @@ DATABASES = {
     }
 }
 # The real servers of DESIGN.md section 8. Defining them connects nothing:
-# tests that use them call tests.services.require() first (skip locally, fail
-# under CI) and set up their test databases on demand (tests/databases.py).
+# tests that use them call tests.support.services.require() first (skip locally, fail
+# under CI) and set up their test databases on demand (tests/support/databases.py).
 # One test database per run (the pid), so that runs at the same time on one
 # machine do not flush each other's tables.
 _SERVER_TEST_DB = f"test_symphra_{os.getpid()}"

@@ -11,14 +11,14 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
 from symphra_django.backends.base import Listeners, QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.deadlines import Deadlines
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
 
 
 @dataclass
@@ -45,13 +45,19 @@ def _shown(task: TaskMessage, queue: str) -> TaskMessage:
 
 
 class MemoryBackend(QueueBackend):
-    """Thread-safe queues held in this process's memory."""
+    """Thread-safe queues held in this process's memory.
+
+    ``clock`` (epoch seconds, ``time.time`` by default) is what due times and
+    lease deadlines are compared with; tests pass one they can move forward
+    instead of sleeping until a lease runs out or a retry falls due.
+    """
 
     durable = False
     shared = False
 
-    def __init__(self, **options: object) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time, **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
+        self._clock = clock
         self._lock = threading.Lock()
         self._queues: dict[str, _Queue] = {}
         self._seq = itertools.count()
@@ -113,7 +119,7 @@ class MemoryBackend(QueueBackend):
             if task.id in q.pending or task.id in q.in_flight:
                 return False
             q.failed.pop(task.id, None)
-            self._push(q, stored, time.time())
+            self._push(q, stored, self._clock())
             self._listeners.wake()
             return True
 
@@ -130,7 +136,7 @@ class MemoryBackend(QueueBackend):
         unreadable: list[tuple[TaskMessage, str]] = []
         with self._lock:
             q = self._queue(name)
-            now = time.time()
+            now = self._clock()
             self._promote(q, now)
             while q.ready and len(out) < max_items:
                 _, _, seq, task_id = heapq.heappop(q.ready)
@@ -162,14 +168,14 @@ class MemoryBackend(QueueBackend):
         with self._lock:
             task.error, task.traceback = error, None
             if isinstance(task.meta, dict):
-                task.meta["failed_at"] = time.time()
+                task.meta["failed_at"] = self._clock()
             self._queue(name).failed[task.id] = task
 
     def _held(self, q: _Queue, task: TaskMessage) -> TaskMessage | None:
         held = q.in_flight.get(task.id)
         if held is None or task.lease_token is None or held.lease_token != task.lease_token:
             return None
-        if held.lease_expires is not None and held.lease_expires <= time.time():
+        if held.lease_expires is not None and held.lease_expires <= self._clock():
             return None
         return held
 
@@ -200,7 +206,7 @@ class MemoryBackend(QueueBackend):
             q.leases.discard(task.id)
             held.lease_token = held.lease_expires = None
             held.error, held.traceback = error, traceback
-            now = time.time()
+            now = self._clock()
             if requeue:
                 held.scheduled_time = now + max(0.0, delay)
                 self._push(q, held, now)
@@ -216,7 +222,7 @@ class MemoryBackend(QueueBackend):
             held = self._held(q, task)
             if held is None:
                 return False
-            held.lease_expires = time.time() + (seconds or self.default_lease_seconds)
+            held.lease_expires = self._clock() + (seconds or self.default_lease_seconds)
             task.lease_expires = held.lease_expires
             q.leases.set(held.id, held.lease_expires, held.lease_token)
             return True
@@ -224,7 +230,7 @@ class MemoryBackend(QueueBackend):
     def get_stats_sync(self, queue: str | None = None) -> QueueStats:
         with self._lock:
             q = self._queue(self.queue_for(queue))
-            now = time.time()
+            now = self._clock()
             self._promote(q, now)
             ready = sum(1 for _, t in q.pending.values() if t.scheduled_time <= now)
             due = [t.scheduled_time for _, t in q.pending.values() if t.scheduled_time <= now]
@@ -242,7 +248,7 @@ class MemoryBackend(QueueBackend):
     def get_status_sync(self, task_id: str, queue: str | None = None) -> str | None:
         with self._lock:
             q = self._queue(self.queue_for(queue))
-            now = time.time()
+            now = self._clock()
             self._promote(q, now)
             if task_id in q.in_flight:
                 return IN_FLIGHT
@@ -256,7 +262,7 @@ class MemoryBackend(QueueBackend):
         with self._lock:
             q = self._queue(self.queue_for(queue))
             tasks = [t for _, t in q.pending.values()]
-        tasks.sort(key=lambda t: (t.scheduled_time > time.time(), -t.priority, t.scheduled_time))
+        tasks.sort(key=lambda t: (t.scheduled_time > self._clock(), -t.priority, t.scheduled_time))
         return [_shown(t, self.queue_for(queue)) for t in tasks[:limit]]
 
     def queues_sync(self) -> list[str]:
@@ -286,7 +292,7 @@ class MemoryBackend(QueueBackend):
         moved = 0
         with self._lock:
             q = self._queue(self.queue_for(queue))
-            now = time.time()
+            now = self._clock()
             for task_id in task_ids:
                 task = q.failed.pop(task_id, None)
                 if task is None:

@@ -14,22 +14,31 @@ def wait_until(
     *,
     timeout: float,
     interval: float = 0.02,
-    message: str = "the condition did not hold",
+    message: str | Callable[[], str] = "the condition",
+    ignoring: tuple[type[BaseException], ...] = (),
 ) -> T:
     """Call ``condition`` until it returns something truthy, and return that.
 
     It is called at once, then every ``interval`` seconds; after ``timeout``
-    seconds without success an :class:`AssertionError` says what was awaited.
-    An assertion failing inside ``condition`` fails at once (it is not
-    retried), so a condition can both poll and check what it sees.
+    seconds without success an :class:`AssertionError` says what was awaited
+    (``message``: a phrase, or a callable giving one, read only on failure).
+    Errors of the ``ignoring`` types count as "not yet" (a server still
+    starting); any other error, an assertion failing inside ``condition``
+    included, fails at once, so a condition can both poll and check what it
+    sees.
     """
     deadline = time.monotonic() + timeout
     while True:
-        result = condition()
-        if result:
-            return result
+        try:
+            result = condition()
+        except ignoring:
+            pass
+        else:
+            if result:
+                return result
         if time.monotonic() >= deadline:
-            raise AssertionError(f"waited {timeout:g} s: {message}")
+            what = message() if callable(message) else message
+            raise AssertionError(f"waited {timeout:g}s for {what}")
         time.sleep(interval)
 
 

@@ -18,7 +18,7 @@ from symphra_django.messages import TaskMessage
 
 
 class BackendFactory:
-    #: Services (tests/services.py) the backend needs.
+    #: Services (tests/support/services.py) the backend needs.
     services: tuple[str, ...] = ()
     #: pytest-django database access the backend needs (None: none).
     databases: str | set[str] | None = None

@@ -15,7 +15,7 @@ from symphra_django.backends import QueueBackend
 from symphra_django.backends.database.backend import DatabaseBackend
 from symphra_django.backends.database.times import model_datetime
 from symphra_django.models import QueuedTask
-from tests.databases import use_database
+from tests.support.databases import use_database
 
 from .factories import BackendFactory
 

@@ -14,7 +14,7 @@ import pytest
 
 from symphra_django.backends import QueueBackend
 from symphra_django.testing import BackendContractTests
-from tests import services
+from tests.support import services
 
 from .factories import FACTORIES, BackendFactory
 

@@ -1,0 +1,224 @@
+"""The database backend beyond the shared contract: query plans, locking,
+engines, settings, time zones and history.
+
+Tests parametrized over ``engine`` run on SQLite (the ``default`` alias) and
+on the real PostgreSQL and MariaDB servers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, transaction
+from django.test import override_settings
+
+from symphra_django.backends.database.backend import DatabaseBackend, SQLiteBackend
+from symphra_django.backends.handler import build_backend
+from symphra_django.messages import DELAYED, READY, TaskMessage
+from symphra_django.models import QueuedTask
+from tests.support.databases import explain, use_database
+
+
+@pytest.fixture(params=["default", "postgresql", "mariadb"], ids=["sqlite", "postgresql", "mariadb"])
+def engine(request) -> str:
+    use_database(request, request.param)
+    return request.param
+
+
+@pytest.fixture
+def sqlite_db(request) -> str:
+    use_database(request, "default")
+    return "default"
+
+
+def fill(backend: DatabaseBackend, count: int, queue: str = "default") -> None:
+    backend.enqueue_many_sync([TaskMessage(name="tests.noop", queue=queue) for _ in range(count)])
+
+
+# -- query plans ------------------------------------------------------------------
+
+
+def test_the_claim_reads_the_claim_index_in_order(engine):
+    backend = DatabaseBackend(database=engine)
+    fill(backend, 2000, queue="other")
+    fill(backend, 200)
+    dialect, connection = backend.dialect, connections[engine]
+    now = backend._db_time(connection, time.time())
+    if connection.vendor == "sqlite":
+        plan = explain(engine, dialect.claim(), ["t", now, now, "default", now, 32], "symphra_task_queue")
+        assert "symphra_claim_idx" in plan
+        assert "TEMP B-TREE" not in plan  # no sort: the index gives the order
+    else:
+        plan = explain(engine, dialect.claim_select(), ["default", now, 32], "symphra_task_queue")
+        assert "symphra_claim_idx" in plan
+        assert "filesort" not in plan and "Sort" not in plan
+
+
+def test_lease_expiry_reads_the_lease_index(engine):
+    backend = DatabaseBackend(database=engine)
+    fill(backend, 2000)
+    backend.dequeue_sync(500, lease_seconds=600)
+    now = backend._db_time(connections[engine], time.time())
+    plan = explain(engine, backend.dialect.expired_leases(), [now, 100], "symphra_task_queue")
+    assert "symphra_lease_idx" in plan
+
+
+# -- concurrency --------------------------------------------------------------------
+
+
+def test_a_locked_sqlite_database_is_retried_not_raised(sqlite_db):
+    backend = DatabaseBackend(database=sqlite_db)
+    connection = connections[sqlite_db]
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 0")  # fail at once: exercise the retry
+    try:
+        holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        releaser = threading.Timer(0.3, holder.rollback)
+        releaser.start()
+        assert backend.enqueue_sync(TaskMessage(name="tests.noop", id="waited")) is True
+        releaser.join()
+        holder.close()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 20000")
+    assert backend.get_status_sync("waited") == READY
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mariadb"], indirect=True)
+def test_a_claim_skips_rows_locked_by_another_claim_instead_of_waiting(engine):
+    backend = DatabaseBackend(database=engine)
+    fill(backend, 10)
+    # By primary key: InnoDB locks every row a scan reads, not only those kept.
+    locked_ids = list(QueuedTask.objects.using(engine).order_by("seq").values_list("pk", flat=True)[:5])
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_first_five() -> None:
+        try:
+            with transaction.atomic(using=engine):
+                list(QueuedTask.objects.using(engine).select_for_update().filter(pk__in=locked_ids))
+                locked.set()
+                release.wait(10)
+        finally:
+            connections[engine].close()
+
+    holder = threading.Thread(target=hold_first_five)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        claimed = backend.dequeue_sync(10)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+    assert len(claimed) == 5
+    assert not {t.id for t in claimed} & set(locked_ids)
+    assert waited < 5  # it did not wait for the lock (its timeout is far longer)
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mariadb"], indirect=True)
+def test_batch_claims_from_many_threads_are_disjoint_and_complete(engine):
+    backend = DatabaseBackend(database=engine)
+    fill(backend, 600)
+    seen: list[list[str]] = [[] for _ in range(6)]
+
+    def work(index: int) -> None:
+        try:
+            while batch := backend.dequeue_sync(32, lease_seconds=60):
+                seen[index].extend(t.id for t in batch)
+                assert backend.acknowledge_many_sync(batch) == len(batch)
+        finally:
+            connections[engine].close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    ids = [task_id for part in seen for task_id in part]
+    assert len(ids) == len(set(ids)) == 600
+
+
+# -- options ----------------------------------------------------------------------------
+
+
+def test_seed_name_is_the_same_backend():
+    assert SQLiteBackend is DatabaseBackend
+
+
+def test_table_name_other_than_the_models_table_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="table_name 'task_queue' is not supported"):
+        build_backend("q", {"BACKEND": "sqlite", "OPTIONS": {"table_name": "task_queue"}})
+
+
+def test_table_name_of_the_models_table_is_accepted():
+    backend = build_backend("q", {"BACKEND": "database", "OPTIONS": {"table_name": "symphra_task_queue"}})
+    assert isinstance(backend, DatabaseBackend)
+
+
+def test_an_unknown_database_alias_is_refused_with_the_configured_ones():
+    with pytest.raises(ImproperlyConfigured, match="'nope' is not in settings.DATABASES"):
+        build_backend("q", {"BACKEND": "database", "OPTIONS": {"database": "nope"}})
+
+
+def test_without_history_an_acknowledged_task_leaves_no_row(sqlite_db):
+    backend = DatabaseBackend(database=sqlite_db, keep_history=False)
+    fill(backend, 3)
+    assert backend.acknowledge_many_sync(backend.dequeue_sync(3)) == 3
+    assert QueuedTask.objects.count() == 0
+
+
+def test_an_acknowledged_task_stays_as_done_history(sqlite_db):
+    backend = DatabaseBackend(database=sqlite_db)
+    backend.enqueue_sync(TaskMessage(name="tests.noop", id="kept"))
+    backend.acknowledge_sync(backend.dequeue_sync(1)[0])
+    row = QueuedTask.objects.get(pk="kept")
+    assert (row.status, row.lease_token) == ("done", None)
+    assert row.finished_at is not None
+
+
+def test_it_works_without_time_zone_support(engine):
+    with override_settings(USE_TZ=False, TIME_ZONE="Europe/Paris"):
+        backend = DatabaseBackend(database=engine)
+        backend.enqueue_sync(TaskMessage(name="tests.noop", id="later"), time.time() + 3600)
+        backend.enqueue_sync(TaskMessage(name="tests.noop", id="now"))
+        assert backend.get_status_sync("later") == DELAYED
+        [got] = backend.dequeue_sync(10)
+        assert got.id == "now"
+        assert backend.acknowledge_sync(got) is True
+        stats = backend.get_stats_sync()
+        assert (stats.ready, stats.delayed) == (0, 1)
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mariadb"], indirect=True)
+def test_a_session_ended_by_the_server_is_reopened_with_one_log_line(engine, caplog):
+    backend = DatabaseBackend(database=engine)
+    connection = connections[engine]
+    pid_query, kill = {
+        "postgresql": ("SELECT pg_backend_pid()", "SELECT pg_terminate_backend(%s)"),
+        "mysql": ("SELECT CONNECTION_ID()", "KILL %s"),
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(pid_query)
+        [pid] = cursor.fetchone()
+
+    def terminate() -> None:
+        try:
+            with connections[engine].cursor() as cursor:
+                cursor.execute(kill, [pid])
+        finally:
+            connections[engine].close()
+
+    killer = threading.Thread(target=terminate)
+    killer.start()
+    killer.join()
+    with caplog.at_level("WARNING", logger="symphra_django"):
+        assert backend.enqueue_sync(TaskMessage(name="tests.noop", id="after-drop")) is True
+    assert [r.message for r in caplog.records if "reconnecting" in r.message] != []
+    assert backend.get_status_sync("after-drop") == READY

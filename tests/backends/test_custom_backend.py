@@ -1,0 +1,98 @@
+"""A custom backend written for the seed's async interface plugs in through
+settings and runs tasks, with the sync side derived by the base class."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from django.test import override_settings
+
+from symphra_django import Scheduler
+from symphra_django.backends import QueueBackend, backends
+from tests.sampleapp.tasks import remember
+
+
+class SeedStyleBackend(QueueBackend):
+    """Like the seed's "Custom Backend" example: async methods only, a dict store."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.store = {}
+        self.leased = {}
+        self.lock = asyncio.Lock()
+
+    async def enqueue(self, task, scheduled_time=None, priority=None):
+        self.prepare(task, scheduled_time, priority)
+        if task.id in self.store or task.id in self.leased:
+            return False
+        self.store[task.id] = task
+        return True
+
+    async def dequeue(self, max_items=1, *, queue=None, lease_seconds=None):
+        now = time.time()
+        due = sorted(
+            (t for t in self.store.values() if t.queue == self.queue_for(queue) and t.scheduled_time <= now),
+            key=lambda t: (-t.priority, t.scheduled_time),
+        )[:max_items]
+        for task in due:
+            del self.store[task.id]
+            task.attempts += 1
+            task.lease_token = f"lease-{task.id}-{task.attempts}"
+            self.leased[task.id] = task
+        return due
+
+    async def acknowledge(self, task):
+        return self.leased.pop(task.id, None) is not None
+
+    async def reject(self, task, requeue=False, *, delay=0.0, error=None, traceback=None):
+        self.leased.pop(task.id, None)
+        if requeue:
+            task.scheduled_time = time.time() + delay
+            self.store[task.id] = task
+        return True
+
+    async def get_queue_size(self, queue=None):
+        return sum(t.queue == self.queue_for(queue) for t in [*self.store.values(), *self.leased.values()])
+
+    async def clear(self, queue=None):
+        self.store.clear()
+        return 0
+
+    async def health_check(self):
+        return True
+
+
+class Incomplete(QueueBackend):
+    async def enqueue(self, task, scheduled_time=None, priority=None):
+        return True
+
+
+def test_a_backend_missing_required_methods_is_refused_naming_them():
+    with pytest.raises(TypeError, match=r"must implement dequeue\(\) or dequeue_sync\(\), acknowledge"):
+        Incomplete()
+
+
+@override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "tests.backends.test_custom_backend.SeedStyleBackend"}}})
+def test_a_seed_style_async_backend_runs_tasks_through_settings(events):
+    try:
+        for i in range(5):
+            remember.enqueue(i)
+        backend = backends["default"]
+        assert isinstance(backend, SeedStyleBackend)
+        assert backend.get_queue_size_sync() == 5
+        Scheduler("default", beat=False, poll_interval=0.01).run_burst()
+        assert sorted(e[1] for e in events) == [0, 1, 2, 3, 4]
+        assert backend.get_queue_size_sync() == 0
+    finally:
+        backends.close_all()
+
+
+def test_a_sync_backend_gets_the_async_interface_for_free(memory):
+    async def scenario():
+        message = remember.message([1], {}, remember.using().options)
+        assert await memory.enqueue(message) is True
+        return await memory.get_stats()
+
+    assert asyncio.run(scenario()).ready == 1

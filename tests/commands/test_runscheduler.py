@@ -1,0 +1,118 @@
+"""``manage.py runscheduler``: options, errors, and real processes.
+
+The process tests run the command as subprocesses on one SQLite queue file,
+enqueue from another process, and count the rows each task run writes.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.support.process_scenarios import sigkill_mid_run_loses_nothing, three_schedulers_run_one_per_tick
+from tests.support.processes import Project, finish
+
+
+def test_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit):
+        call_command("runscheduler", "--help")
+    text = capsys.readouterr().out
+    for option in ("--backend", "--queue", "--workers", "--processes", "--no-beat", "--beat-only",
+                   "--burst", "--shutdown-timeout"):
+        assert option in text
+
+
+def test_unknown_backend_alias_lists_the_configured_ones():
+    with pytest.raises(CommandError, match=r"unknown backend alias 'nope'; configured aliases are 'default'"):
+        call_command("runscheduler", "--backend", "nope")
+
+
+def test_unknown_queue_is_refused():
+    with pytest.raises(CommandError, match=r"unknown queue\(s\) 'emials'; known queues are .*emails"):
+        call_command("runscheduler", "--queue", "emials", "--burst")
+
+
+@pytest.mark.parametrize("option", ["--workers", "--processes", "--batch-size"])
+def test_counts_below_one_are_refused(option):
+    with pytest.raises(CommandError, match=f"{option} must be at least 1"):
+        call_command("runscheduler", option, "0")
+
+
+def test_burst_with_beat_only_is_refused():
+    with pytest.raises(CommandError, match="--burst"):
+        call_command("runscheduler", "--burst", "--beat-only")
+
+
+def test_burst_runs_what_is_due_and_returns(memory, events):
+    from tests.sampleapp.tasks import remember
+
+    for i in range(20):
+        remember.enqueue(i)
+    call_command("runscheduler", "--burst", "--no-beat", verbosity=0)
+    assert len(events) == 20
+
+
+# -- real processes --------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path):
+    made = Project(tmp_path / "queue.sqlite3")
+    result = made.manage("migrate", "--noinput", "-v0")
+    assert result.returncode == 0, result.stderr
+    yield made
+    made.stop_all()
+
+
+@pytest.mark.slow
+def test_burst_runs_1000_tasks_enqueued_by_another_process_and_exits_0(project):
+    assert project.manage("enqueue_rows", "1000").returncode == 0
+    code, out = finish(project.start("--burst", "--no-beat"))
+    assert code == 0, out
+    assert sorted(map(int, project.rows())) == list(range(1000))
+
+
+@pytest.mark.slow
+def test_sigterm_mid_work_finishes_running_tasks_exits_0_and_loses_nothing(project):
+    assert project.manage("enqueue_rows", "200", "--sleep", "0.02").returncode == 0
+    proc = project.start("--no-beat", "--workers", "2")
+    project.wait_for_rows(20)
+    proc.send_signal(signal.SIGTERM)
+    code, out = finish(proc)
+    assert code == 0, out
+    assert "shutting down" in out
+    done_before = len(project.rows())
+    assert done_before < 200, "the test must interrupt work in progress"
+    code, out = finish(project.start("--burst", "--no-beat"))
+    assert code == 0, out
+    rows = project.rows()
+    assert sorted(set(map(int, rows))) == list(range(200))
+    # A graceful stop hands back unstarted work: nothing runs twice.
+    assert len(rows) == 200
+
+
+@pytest.mark.slow
+def test_sigkill_mid_work_loses_nothing_once_leases_expire(project):
+    sigkill_mid_run_loses_nothing(project, 300, sleep="0.01", interrupt_after=30)
+
+
+@pytest.mark.slow
+def test_three_schedulers_enqueue_each_cron_tick_exactly_once(project):
+    three_schedulers_run_one_per_tick(project, 9)
+
+
+@pytest.mark.slow
+def test_several_processes_share_the_work_and_run_each_task_once(project):
+    assert project.manage("enqueue_rows", "600", "--sleep", "0.002").returncode == 0
+    code, out = finish(project.start("--burst", "--no-beat", "--processes", "3", "--workers", "2"))
+    assert code == 0, out
+    rows = project.rows()
+    assert sorted(map(int, rows)) == list(range(600))
+    from tests.support.processes import sqlite3
+
+    with sqlite3.connect(project.db_path) as conn:
+        pids = conn.execute("SELECT COUNT(DISTINCT pid) FROM sampleapp_run").fetchone()[0]
+    assert pids >= 2, out
