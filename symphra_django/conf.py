@@ -56,7 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_RETRIES": 5,
 }
 
-_NUMBERS = {
+#: Numeric settings: the accepted types and the smallest valid value.
+_NUMBERS: dict[str, tuple[type[int] | tuple[type[int], type[float]], float]] = {
     "WORKERS": (int, 1),
     "PROCESSES": (int, 1),
     "BATCH_SIZE": (int, 1),

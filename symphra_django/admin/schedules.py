@@ -23,6 +23,7 @@ from symphra_django.messages import from_timestamp
 from symphra_django.models import ScheduleState
 from symphra_django.tasks.base import EnqueueOptions, Task
 from symphra_django.tasks.registry import registry
+from symphra_django.tasks.schedules import Schedule
 
 logger = logging.getLogger("symphra_django.admin")
 
@@ -37,12 +38,18 @@ class ScheduleRow:
         return self.task.name
 
     @property
+    def schedule(self) -> Schedule:
+        schedule = self.task.schedule
+        assert schedule is not None, self.name  # the page lists periodic tasks only
+        return schedule
+
+    @property
     def description(self) -> str:
-        return self.task.schedule.describe()
+        return self.schedule.describe()
 
     @property
     def expression(self) -> str:
-        return self.task.schedule.expression
+        return self.schedule.expression
 
     @property
     def zone(self) -> str:
@@ -55,7 +62,7 @@ class ScheduleRow:
 
     @property
     def next_run(self):
-        upcoming = self.task.schedule.next_after(time.time())
+        upcoming = self.schedule.next_after(time.time())
         return from_timestamp(upcoming) if upcoming is not None else None
 
 

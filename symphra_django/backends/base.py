@@ -169,7 +169,7 @@ def sync_twin(stub: Callable[Concatenate[B, P], Awaitable[R]]) -> Callable[Conca
     derived.__qualname__ = stub.__qualname__.replace(op.name, op.sync_name)
     del derived.__wrapped__  # type: ignore[attr-defined]  # it is not a coroutine function
     derived.__signature__ = inspect.signature(stub)  # type: ignore[attr-defined]
-    return _guarded(op, derived)  # type: ignore[return-value]
+    return _guarded(op, derived)
 
 
 def _items(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[Any]:

@@ -90,8 +90,8 @@ class MemoryBackend(QueueBackend):
             scheduled, seq, task_id = heapq.heappop(q.delayed)
             entry = q.pending.get(task_id)
             if entry is not None and entry[0] == seq:
-                task = entry[1]
-                heapq.heappush(q.ready, (-task.priority, scheduled, seq, task_id))
+                queued = entry[1]
+                heapq.heappush(q.ready, (-queued.priority, scheduled, seq, task_id))
         for task_id, token in q.leases.pop_due(now):
             task = q.in_flight.get(task_id)
             if task is None or task.lease_token != token:
@@ -224,6 +224,7 @@ class MemoryBackend(QueueBackend):
                 return False
             held.lease_expires = self._clock() + (seconds or self.default_lease_seconds)
             task.lease_expires = held.lease_expires
+            assert held.lease_token is not None  # _held matched it to the caller's token
             q.leases.set(held.id, held.lease_expires, held.lease_token)
             return True
 

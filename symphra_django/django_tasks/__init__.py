@@ -12,9 +12,12 @@ setting that names it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from symphra_django.django_tasks.compat import HAS_DJANGO_TASKS
 
-if HAS_DJANGO_TASKS:
+# The type checker sees the real backend (the stand-in has no other API).
+if TYPE_CHECKING or HAS_DJANGO_TASKS:
     from symphra_django.django_tasks.backend import SymphraBackend
 else:
     from symphra_django.django_tasks.compat import UnavailableBackend as SymphraBackend

@@ -27,7 +27,9 @@ class DjangoTaskResult(models.Model):
         FAILED = "FAILED", "Failed"
         SUCCESSFUL = "SUCCESSFUL", "Successful"
 
-    FINISHED = (Status.SUCCESSFUL.value, Status.FAILED.value)
+    # str() of a choices member is its value (without django-stubs the type
+    # checker sees ``Status.X`` as the (value, label) tuple, with no ``.value``).
+    FINISHED = (str(Status.SUCCESSFUL), str(Status.FAILED))
 
     id = models.CharField(primary_key=True, max_length=64)
     task_path = models.CharField(max_length=255, db_index=True)

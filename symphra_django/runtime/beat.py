@@ -19,9 +19,17 @@ from symphra_django.messages import PENDING_STATES, TaskMessage, from_timestamp
 from symphra_django.runtime.ticks import Ledger
 from symphra_django.tasks.base import Task
 from symphra_django.tasks.registry import TaskRegistry
+from symphra_django.tasks.schedules import Schedule
 
 logger = logging.getLogger("symphra_django.beat")
 
+
+
+def _schedule_of(task: Task) -> Schedule:
+    """The schedule of a periodic task (``registry.periodic()`` lists only
+    tasks that have one)."""
+    assert task.schedule is not None, task.name
+    return task.schedule
 
 
 def tick_id(name: str, tick: float) -> str:
@@ -89,13 +97,13 @@ class Beat:
             if not task.enabled or not enabled.get(task.name, True):
                 continue
             self._run_task(task, now)
-            upcoming = task.schedule.next_after(now)
+            upcoming = _schedule_of(task).next_after(now)
             if upcoming is not None and task.window.contains(upcoming):
                 next_due = min(next_due, upcoming)
         return next_due
 
     def _run_task(self, task: Task, now: float) -> None:
-        schedule = task.schedule
+        schedule = _schedule_of(task)
         tick = schedule.latest_at_or_before(now)
         if tick is None or not task.window.contains(tick):
             return
@@ -148,5 +156,5 @@ class Beat:
             if status not in PENDING_STATES:
                 break
             count += 1
-            tick = task.schedule.latest_at_or_before(tick - 1e-3)
+            tick = _schedule_of(task).latest_at_or_before(tick - 1e-3)
         return count

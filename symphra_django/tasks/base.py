@@ -68,7 +68,7 @@ class Task:
             self._params = set(inspect.signature(self.func).parameters)
         except (TypeError, ValueError):
             self._params = set()
-        functools.update_wrapper(self, self.func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, self.func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)

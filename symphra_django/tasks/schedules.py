@@ -210,8 +210,8 @@ def _format_seconds(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             n = int(seconds // size)
             return f"{n} {unit}{'s' if n != 1 else ''}"
-    n = int(seconds) if seconds == int(seconds) else seconds
-    return f"{n} second{'s' if n != 1 else ''}"
+    amount: float = int(seconds) if seconds == int(seconds) else seconds
+    return f"{amount} second{'s' if amount != 1 else ''}"
 
 
 def check_range(value: object, name: str, low: int, high: int, decorator: str) -> int:

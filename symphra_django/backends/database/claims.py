@@ -24,10 +24,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from symphra_django.backends.sql_names import TableNames
 from symphra_django.models import QueuedTask
 
-READY = QueuedTask.Status.READY.value
-IN_FLIGHT = QueuedTask.Status.IN_FLIGHT.value
-FAILED = QueuedTask.Status.FAILED.value
-DONE = QueuedTask.Status.DONE.value
+# str() of a choices member is its value (``.value`` would be the same, but
+# without django-stubs the type checker sees the (value, label) tuple).
+READY = str(QueuedTask.Status.READY)
+IN_FLIGHT = str(QueuedTask.Status.IN_FLIGHT)
+FAILED = str(QueuedTask.Status.FAILED)
+DONE = str(QueuedTask.Status.DONE)
 
 #: Columns written by enqueue, in parameter order.
 INSERT_FIELDS = (

@@ -21,7 +21,9 @@ from symphra_django.ops.pruning import delete_in_batches
 
 logger = logging.getLogger("symphra_django.backends.database")
 
-FINISHED = (QueuedTask.Status.DONE.value, QueuedTask.Status.FAILED.value)
+# str() of a choices member is its value (``.value`` would be the same, but
+# without django-stubs the type checker sees the (value, label) tuple).
+FINISHED = (str(QueuedTask.Status.DONE), str(QueuedTask.Status.FAILED))
 
 
 def prune_history(

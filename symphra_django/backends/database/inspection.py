@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -25,12 +26,22 @@ from symphra_django.models import QueuedTask
 
 logger = logging.getLogger("symphra_django.backends.database")
 
+T = TypeVar("T")
+
 
 class DatabaseInspection:
     """Read and manage queue rows with the ORM (see the module docstring)."""
 
     #: The DATABASES alias of the queue (set by DatabaseBackend).
     database: str
+
+    if TYPE_CHECKING:
+        # Provided by DatabaseBackend and QueueBackend; declared here only for
+        # the type checker, since at run time they would shadow the real ones.
+        def queue_for(self, queue: str | None) -> str: ...
+        def describe(self) -> str: ...
+        def _run(self, operation: Callable[[BaseDatabaseWrapper], T]) -> T: ...
+        def _expire_leases(self) -> None: ...
 
     def _rows(self, queue: str | None = None):
         rows = QueuedTask.objects.using(self.database)
@@ -174,13 +185,15 @@ class DatabaseInspection:
             except CorruptPayload:
                 # Retried as is (what was stored): it fails again with its reason.
                 payload = F("payload")
-            moved += self._run(
-                lambda _, task_id=task_id, payload=payload: failed.filter(pk=task_id).update(
+
+            def requeue(_: BaseDatabaseWrapper, task_id: str = task_id, payload: Any = payload) -> int:
+                return failed.filter(pk=task_id).update(
                     status=sql.READY, scheduled_time=model_datetime(now), attempts=0,
                     payload=payload, last_error=None, traceback=None, finished_at=None,
                     updated_at=model_datetime(now),
                 )
-            )
+
+            moved += self._run(requeue)
         return moved
 
     def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:

@@ -560,7 +560,7 @@ class RabbitMQBackend(QueueBackend):
         self._ensure_queue(queue)
         count = self.ledger.clear(queue)
         with self._lock:
-            dropped = self._inboxes[queue].take(len(self._inboxes[queue]))
+            dropped: list[Delivery | Lease] = list(self._inboxes[queue].take(len(self._inboxes[queue])))
             dropped += self._leases.pop_queue(queue)
         for item in dropped:
             self.link.ack(item.generation, [item.tag])

@@ -111,6 +111,10 @@ class FailedStore:
                     task = None
                 if task is None or tokens.get(task.id) != token:
                     verdict: str | Outgoing = DROP  # a stale copy
+                elif token is None:
+                    # No token header and no failed row: no ledger row can
+                    # match it, so whatever ``decide`` wants, the copy stays.
+                    verdict = KEEP
                 else:
                     verdict = decide(task, token)
                 if verdict == KEEP:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Min, Q
@@ -22,11 +22,23 @@ from django.db.models import Count, Min, Q
 from symphra_django.backends.rabbitmq.ledger_sql import INSERT_FIELDS, LedgerSQL
 from symphra_django.models import BrokerTask
 
-QUEUED = BrokerTask.State.QUEUED
-IN_FLIGHT = BrokerTask.State.IN_FLIGHT
-FAILED = BrokerTask.State.FAILED
+# str() of a choices member is its value (``.value`` would be the same, but
+# without django-stubs the type checker sees the (value, label) tuple).
+QUEUED = str(BrokerTask.State.QUEUED)
+IN_FLIGHT = str(BrokerTask.State.IN_FLIGHT)
+FAILED = str(BrokerTask.State.FAILED)
 
 T = TypeVar("T")
+
+
+class Counts(TypedDict):
+    """A queue's counts, the fields of :class:`~symphra_django.messages.QueueStats`."""
+
+    ready: int
+    delayed: int
+    in_flight: int
+    failed: int
+    oldest_due: float | None
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ class Ledger:
             for chunk in sql.chunks(entries, len(INSERT_FIELDS)):
                 cursor.execute(sql.insert(len(chunk)), [
                     value for e in chunk
-                    for value in (self.namespace, queue, e.task_id, e.token, QUEUED.value, e.scheduled_time, now)
+                    for value in (self.namespace, queue, e.task_id, e.token, QUEUED, e.scheduled_time, now)
                 ])
                 if cursor.rowcount == len(chunk):
                     accepted.extend(chunk)  # no id existed: every row is ours
@@ -268,7 +280,7 @@ class Ledger:
             Q(state=QUEUED, scheduled_time__lte=now) | Q(state=IN_FLIGHT, lease_expires__lte=now)
         )
 
-    def counts(self, queue: str, now: float) -> dict[str, int | float | None]:
+    def counts(self, queue: str, now: float) -> Counts:
         by_state = dict(self._rows(queue).values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
         due = self._due(queue, now).aggregate(
             n=Count("pk"), expired=Count("pk", filter=Q(state=IN_FLIGHT)), oldest=Min("scheduled_time")

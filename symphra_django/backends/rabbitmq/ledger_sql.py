@@ -23,8 +23,10 @@ from django.db.models.constants import OnConflict
 from symphra_django.backends.sql_names import TableNames
 from symphra_django.models import BrokerTask
 
-QUEUED = BrokerTask.State.QUEUED.value
-IN_FLIGHT = BrokerTask.State.IN_FLIGHT.value
+# str() of a choices member is its value (``.value`` would be the same, but
+# without django-stubs the type checker sees the (value, label) tuple).
+QUEUED = str(BrokerTask.State.QUEUED)
+IN_FLIGHT = str(BrokerTask.State.IN_FLIGHT)
 
 #: Columns written by ``add``, in parameter order.
 INSERT_FIELDS = ("namespace", "queue", "task_id", "token", "state", "scheduled_time", "updated_at")

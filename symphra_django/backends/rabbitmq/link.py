@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pika
 from pika.adapters.select_connection import SelectConnection
@@ -37,6 +37,14 @@ logger = logging.getLogger("symphra_django.backends.rabbitmq")
 
 #: Called in the I/O thread: (generation, broker queue, method, properties, body).
 DeliveryCallback = Callable[[int, str, Basic.Deliver, BasicProperties, bytes], None]
+
+
+class _ResultSink(Protocol):
+    """What a declaration chain reports its end to: a caller's ``Future`` or,
+    at (re)connection, the :class:`_ReadyFuture` that resumes the link."""
+
+    def set_result(self, value: Any, /) -> None: ...
+
 
 CALL_TIMEOUT = 30.0
 
@@ -193,7 +201,7 @@ class BrokerLink:
 
         self.call(start, attempts=3)
 
-    def _chain(self, channel: Any, operations: list, future: Future) -> None:
+    def _chain(self, channel: Any, operations: list, future: _ResultSink) -> None:
         if not operations:
             future.set_result(None)
             return

@@ -290,7 +290,11 @@ class RedisBackend(QueueBackend):
         names: set[str] = set()
         for suffix in ("tasks", "failed"):
             pattern = key_pattern(self.key_prefix, suffix)
-            keys = self._call(lambda client, p=pattern: list(client.scan_iter(match=p, count=1000)))
+
+            def scan(client: Any, p: str = pattern) -> list[bytes]:
+                return list(client.scan_iter(match=p, count=1000))
+
+            keys = self._call(scan)
             names.update(queue_from_key(self.key_prefix, key.decode()) for key in keys)
         return sorted(names)
 

@@ -213,14 +213,17 @@ def build_client(
         "health_check_interval": 30,
     }
     secret = password if password is not None else target.password
-    auth = {"username": target.username, "password": secret}
-    ssl_kwargs = {"ssl": True, **dict(target.ssl_options)} if target.ssl else {}
+    # Typed Any per value: redis-py's annotations check every ``**`` dict against
+    # each keyword of the client, and these hold several kinds of value.
+    auth: dict[str, Any] = {"username": target.username, "password": secret}
+    ssl_kwargs: dict[str, Any] = {"ssl": True, **dict(target.ssl_options)} if target.ssl else {}
     if target.kind == CLUSTER:
         from redis.cluster import ClusterNode, RedisCluster
 
+        limits: dict[str, Any] = {"max_connections": max_connections} if max_connections else {}
         return RedisCluster(
             startup_nodes=[ClusterNode(h, p) for h, p in target.hosts],
-            **({"max_connections": max_connections} if max_connections else {}),
+            **limits,
             **auth, **ssl_kwargs, **common,
         )
     if target.kind == SENTINEL:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,7 +29,7 @@ def _age(seconds: float | None) -> str:
 
 
 def table_rows(statuses: list[BackendStatus]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for backend in statuses:
         health = "ok" if backend.healthy else f"DOWN ({backend.problem})"
         if not backend.queues:
@@ -45,7 +46,7 @@ def table_rows(statuses: list[BackendStatus]) -> list[tuple[str, ...]]:
 
 def failed_tasks(statuses: list[BackendStatus], limit: int) -> list[tuple[str, str, TaskMessage]]:
     """The newest ``limit`` failed tasks of every healthy queue that has some."""
-    found = []
+    found: list[tuple[str, str, TaskMessage]] = []
     for backend in statuses:
         for q in backend.queues:
             if not backend.healthy or q.stats is None or not q.stats.failed:
@@ -110,7 +111,7 @@ class Command(BaseCommand):
         if unhealthy:
             raise CommandError(f"unhealthy backend(s): {', '.join(unhealthy)}", returncode=1)
 
-    def format_table(self, rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
+    def format_table(self, rows: Sequence[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
         for row in rows:
