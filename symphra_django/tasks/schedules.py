@@ -66,8 +66,9 @@ class CronSchedule(Schedule):
       repeated (autumn) stretch only at the first occurrence; a time that a
       spring change skips runs once, at the instant the clocks resume.
     * A job whose hour field matches every hour (``*``, ``*/1``, ``0-23``)
-      follows real elapsed time: it runs in both passes of a repeated stretch,
-      and the skipped times are not made up.
+      runs whenever the clock shows a matching time: in both passes of a
+      repeated stretch, and not at all for skipped times, which keeps it on
+      real elapsed time across a one-hour change.
     """
 
     def __init__(self, expr: str, zone: str | None = None) -> None:
