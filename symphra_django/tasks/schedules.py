@@ -10,6 +10,7 @@ expressions are read in a time zone; intervals are anchored to their
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,10 +57,18 @@ class Schedule:
 class CronSchedule(Schedule):
     """A cron expression: 5 fields, or 6 with seconds first (``*/5 * * * * *``).
 
-    Computed in ``zone`` (default: the configured time zone). Across a DST
-    change a tick is neither skipped (a time that does not exist runs at the
-    first instant after the gap) nor doubled (a fixed-hour job runs once in a
-    repeated hour; a job whose hour field is ``*`` runs in both, as cron does).
+    Computed in ``zone`` (default: the configured time zone). The expression
+    names local wall-clock times; across a DST change they map onto real
+    instants as follows:
+
+    * A job whose hour field names particular hours (``30 1 * * *``,
+      ``*/30 1 * * *``, ``0 */2 * * *``) runs once per wall-clock time: in a
+      repeated (autumn) stretch only at the first occurrence; a time that a
+      spring change skips runs once, at the instant the clocks resume.
+    * A job whose hour field matches every hour (``*``, ``*/1``, ``0-23``)
+      runs whenever the clock shows a matching time: in both passes of a
+      repeated stretch, and not at all for skipped times, which keeps it on
+      real elapsed time across a one-hour change.
     """
 
     def __init__(self, expr: str, zone: str | None = None) -> None:
@@ -74,20 +83,23 @@ class CronSchedule(Schedule):
                 "(second minute hour day month weekday)"
             )
         self.has_seconds = len(fields) == 6
-        self._hour_field = fields[2 if self.has_seconds else 1]
         self._zone_name = zone
+        self._local = threading.local()
         try:
-            croniter(self.expr, datetime(2000, 1, 1), second_at_beginning=self.has_seconds)
+            probe = croniter(self.expr, datetime(2000, 1, 1), second_at_beginning=self.has_seconds)
         except (CroniterError, ValueError, KeyError) as exc:
             raise TaskDeclarationError(f"invalid cron expression {expr!r}: {exc}") from None
+        # croniter folds ``*/1`` and ``0-23`` into ``*``; its hour field is second
+        # in both the 5- and the 6-field layout.
+        self._every_hour = probe.expanded[1] == ["*"]
         try:
             start = datetime(2000, 1, 1, tzinfo=UTC)
-            first = self._iter(start.timestamp()).get_next(datetime)
+            first = self.next_after(start.timestamp())
         except (CroniterError, ValueError) as exc:
             raise TaskDeclarationError(
                 f"cron expression {expr!r} never fires ({exc}); check the day and month fields"
             ) from None
-        if first.year - start.year > _HORIZON_YEARS:
+        if first is None or _utc_year(first) - start.year > _HORIZON_YEARS:
             raise TaskDeclarationError(f"cron expression {expr!r} never fires within {_HORIZON_YEARS} years")
 
     @property
@@ -96,36 +108,88 @@ class CronSchedule(Schedule):
 
         return get_zone(self._zone_name or time_zone_name())
 
-    def _iter(self, t: float) -> croniter:
-        start = datetime.fromtimestamp(t, tz=UTC).astimezone(self.zone)
-        return croniter(
-            self.expr, start, second_at_beginning=self.has_seconds, max_years_between_matches=_HORIZON_YEARS
-        )
+    def _cron(self) -> croniter:
+        # One croniter per thread: parsing the expression costs as much as a
+        # search, and a croniter keeps its position between calls, so threads
+        # (beat, admin requests) must not share one.
+        it = getattr(self._local, "croniter", None)
+        if it is None:
+            it = croniter(
+                self.expr,
+                datetime(2000, 1, 1),
+                second_at_beginning=self.has_seconds,
+                max_years_between_matches=_HORIZON_YEARS,
+            )
+            self._local.croniter = it
+        return it
 
-    def _repeated_wall_time(self, tick: datetime, previous: datetime) -> bool:
-        return (
-            self._hour_field != "*"
-            and tick.replace(tzinfo=None) == previous.replace(tzinfo=None)
-        )
+    # Wall-clock times are naive datetimes read in the zone; croniter only
+    # ever sees those, so it matches fields without any notion of DST, and the
+    # mapping onto instants below is the one place DST is decided. Cron fields
+    # have whole seconds, which makes "at or after" a strict search from one
+    # second earlier.
+
+    def _next_wall(self, after: datetime, inclusive: bool) -> datetime:
+        start = after - _SECOND if inclusive else after.replace(microsecond=0)
+        return self._cron().get_next(datetime, start_time=start)
+
+    def _prev_wall(self, before: datetime, inclusive: bool) -> datetime:
+        start = before.replace(microsecond=0) + _SECOND if inclusive else before
+        return self._cron().get_prev(datetime, start_time=start)
+
+    def _ticks(self, placed: _Placement) -> tuple[float, ...]:
+        """The instants a matching wall-clock time runs at, earliest first."""
+        if self._every_hour or len(placed.instants) == 1:
+            return placed.instants
+        if placed.instants:
+            return placed.instants[:1]  # repeated: the first occurrence only
+        return (placed.change,)  # skipped: when the clocks resume
+
+    def _first_tick_after(self, wall: datetime, inclusive: bool, t: float, zone: ZoneInfo) -> float:
+        while True:
+            w = self._next_wall(wall, inclusive)
+            placed = _place(w, zone)
+            later = [tick for tick in self._ticks(placed) if tick > t]
+            if later:
+                return later[0]
+            # A skipped time of an every-hour job, or a repeated time whose
+            # first occurrence already ran: resume after that stretch.
+            wall, inclusive = (placed.end, True) if placed.end is not None else (w, False)
+
+    def _last_tick_at_or_before(self, wall: datetime, inclusive: bool, t: float, zone: ZoneInfo) -> float:
+        while True:
+            w = self._prev_wall(wall, inclusive)
+            placed = _place(w, zone)
+            earlier = [tick for tick in self._ticks(placed) if tick <= t]
+            if earlier:
+                return earlier[-1]
+            wall, inclusive = (placed.start, False) if placed.start is not None else (w, False)
 
     def next_after(self, t: float) -> float | None:
-        it = self._iter(t)
-        previous = datetime.fromtimestamp(t, tz=UTC).astimezone(self.zone)
-        for _ in range(3):
-            tick = it.get_next(datetime)
-            if not self._repeated_wall_time(tick, previous):
-                return tick.timestamp()
-            previous = tick
-        return tick.timestamp()
+        zone = self.zone
+        here = datetime.fromtimestamp(t, zone)
+        wall = here.replace(tzinfo=None)
+        tick = self._first_tick_after(wall, False, t, zone)
+        if self._every_hour and here.fold == 0 and here.replace(fold=1).utcoffset() != here.utcoffset():
+            # t is in the first pass of a repeated stretch: the second pass of
+            # the times already behind us is still ahead.
+            repeated = _place(wall, zone)
+            assert repeated.start is not None
+            tick = min(tick, self._first_tick_after(repeated.start, True, t, zone))
+        return tick
 
     def latest_at_or_before(self, t: float) -> float | None:
-        # croniter's get_prev is strict, so start just after t.
-        it = self._iter(t + 1e-6)
-        tick = it.get_prev(datetime)
-        before = it.get_prev(datetime)
-        if self._repeated_wall_time(tick, before):
-            return before.timestamp()
-        return tick.timestamp()
+        zone = self.zone
+        here = datetime.fromtimestamp(t, zone)
+        wall = here.replace(tzinfo=None)
+        tick = self._last_tick_at_or_before(wall, True, t, zone)
+        if here.fold == 1:
+            # t is in the second pass of a repeated stretch: the first pass of
+            # the times still ahead of it on the clock is already behind us.
+            repeated = _place(wall, zone)
+            assert repeated.end is not None
+            tick = max(tick, self._last_tick_at_or_before(repeated.end, False, t, zone))
+        return tick
 
     @property
     def expression(self) -> str:
@@ -136,6 +200,77 @@ class CronSchedule(Schedule):
 
     def __repr__(self) -> str:
         return f"CronSchedule({self.expr!r})"
+
+
+_EPOCH = datetime(1970, 1, 1)
+_SECOND = timedelta(seconds=1)
+
+
+def _utc_year(t: float) -> int:
+    return datetime.fromtimestamp(t, tz=UTC).year
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where a local wall-clock time falls on the real time line of a zone.
+
+    ``instants`` has one element, or two (earliest first) for a time that a
+    clock change repeats, or none for a time it skips. For those two,
+    ``change`` is the instant of the change and ``start``/``end`` bound the
+    repeated or skipped wall-clock times (end excluded).
+    """
+
+    instants: tuple[float, ...]
+    change: float = 0.0
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def _instant(wall: datetime, offset: timedelta) -> float:
+    return (wall - offset - _EPOCH).total_seconds()
+
+
+def _wall(instant: float, offset: timedelta) -> datetime:
+    return _EPOCH + timedelta(seconds=instant) + offset
+
+
+def _offset_at(instant: float, zone: ZoneInfo) -> timedelta | None:
+    return datetime.fromtimestamp(instant, zone).utcoffset()
+
+
+def _clock_change(before: float, after: float, zone: ZoneInfo) -> float:
+    """The instant ``zone`` changes its UTC offset, between ``before`` and ``after``.
+
+    The two are at most the size of the change apart, so there is one change
+    between them; zone changes happen on whole seconds, so halving finds it in
+    a dozen steps (zoneinfo does not publish its transitions).
+    """
+    low, high = math.floor(before), math.ceil(after)
+    old = _offset_at(low, zone)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset_at(middle, zone) == old:
+            low = middle
+        else:
+            high = middle
+    return float(high)
+
+
+def _place(wall: datetime, zone: ZoneInfo) -> _Placement:
+    # For a repeated or skipped wall time, fold=0 reads it with the offset in
+    # force before the change and fold=1 with the one after (PEP 495).
+    before = wall.replace(tzinfo=zone, fold=0).utcoffset()
+    after = wall.replace(tzinfo=zone, fold=1).utcoffset()
+    assert before is not None and after is not None
+    if before == after:
+        return _Placement((_instant(wall, before),))
+    if before > after:  # clocks went back: the wall time shows twice
+        first, second = _instant(wall, before), _instant(wall, after)
+        change = _clock_change(first, second, zone)
+        return _Placement((first, second), change, _wall(change, after), _wall(change, before))
+    # clocks went forward: the wall time never shows
+    change = _clock_change(_instant(wall, after), _instant(wall, before), zone)
+    return _Placement((), change, _wall(change, before), _wall(change, after))
 
 
 class IntervalSchedule(Schedule):
