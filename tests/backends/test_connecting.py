@@ -82,7 +82,7 @@ def stalling() -> Iterator[type[Stalling]]:
 
 
 @override_settings(SYMPHRA={"BACKENDS": {
-    "stuck": {"BACKEND": "tests.test_connecting.Stalling"},
+    "stuck": {"BACKEND": "tests.backends.test_connecting.Stalling"},
     "default": {"BACKEND": "memory"},
 }})
 def test_an_alias_that_is_connecting_holds_up_no_other_alias(stalling):
