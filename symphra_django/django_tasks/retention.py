@@ -10,9 +10,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from symphra_django import conf
 from symphra_django.models.results import DjangoTaskResult
-from symphra_django.ops.pruning import delete_in_batches
+from symphra_django.ops.pruning import delete_in_batches, retention_seconds
 
 logger = logging.getLogger("symphra_django.django_tasks")
 
@@ -28,14 +27,9 @@ def prune_results(
     ``HISTORY_RETENTION``; None there keeps them forever). Returns how many
     rows were (or, with ``dry_run``, would be) deleted. READY and RUNNING
     results are never pruned."""
+    older_than = retention_seconds(older_than, batch_size)
     if older_than is None:
-        older_than = conf.get("HISTORY_RETENTION")
-        if older_than is None:
-            return 0
-    if older_than < 0:
-        raise ValueError(f"older_than must be >= 0 seconds, got {older_than!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        return 0
     rows = DjangoTaskResult.objects.db_manager(using).finished().filter(
         finished_at__lt=timezone.now() - timedelta(seconds=older_than)
     )

@@ -13,11 +13,10 @@ import logging
 import time
 from collections.abc import Iterable
 
-from symphra_django import conf
 from symphra_django.backends.database.config import queue_databases
 from symphra_django.backends.database.times import model_datetime
 from symphra_django.models import QueuedTask
-from symphra_django.ops.pruning import delete_in_batches
+from symphra_django.ops.pruning import delete_in_batches, retention_seconds
 
 logger = logging.getLogger("symphra_django.backends.database")
 
@@ -38,14 +37,9 @@ def prune_history(
     seconds ago (default: the ``HISTORY_RETENTION`` setting; None there means
     keep forever). Returns how many rows were (or, with ``dry_run``, would be)
     deleted, over every queue database (or those given)."""
+    older_than = retention_seconds(older_than, batch_size)
     if older_than is None:
-        older_than = conf.get("HISTORY_RETENTION")
-        if older_than is None:
-            return 0
-    if older_than < 0:
-        raise ValueError(f"older_than must be >= 0 seconds, got {older_than!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        return 0
     statuses = list(statuses)
     unknown = sorted(set(statuses) - set(FINISHED))
     if unknown:
