@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -32,7 +33,14 @@ from django.core.exceptions import ImproperlyConfigured
 from symphra_django.backends.base import QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.redis.client import ReconnectingClient
 from symphra_django.backends.redis.connection import parse_url, url_from_cache
-from symphra_django.backends.redis.keys import SCRIPT_BATCH, key_pattern, order_head, queue_from_key, queue_keys
+from symphra_django.backends.redis.keys import (
+    MAX_COUNT,
+    SCRIPT_BATCH,
+    key_pattern,
+    order_head,
+    queue_from_key,
+    queue_keys,
+)
 from symphra_django.backends.redis.wakeup import WakeListener
 from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import QueueStats, TaskMessage, corrupt_message, delivery_limit, message_or_stand_in
@@ -46,6 +54,23 @@ DEFAULT_PREFIX = "symphra"
 #: The delivery limit of a task stored with none (0, by a hand-made message
 #: of an older version): what a task allowed one run gets.
 UNSET_LIMIT = delivery_limit(0)
+#: Longest text of ours (a reason, an error quoted in one) this backend logs
+#: or stores about a message that cannot be handled normally.
+REASON_LENGTH = 300
+
+
+def _short(text: str, limit: int = REASON_LENGTH) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}... ({len(text)} characters in all)"
+
+
+def _seconds(value: float, what: str) -> float:
+    """A positive finite number of seconds (the scripts refuse anything else)."""
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a positive finite number of seconds, got {value!r}")
+    return seconds
 
 
 class RedisBackend(QueueBackend):
@@ -121,6 +146,34 @@ class RedisBackend(QueueBackend):
         connection = self._connection
         return self._call(lambda client: connection.scripts[name](keys=keys, args=args, client=client))
 
+    def _reported(self, name: str, queue: str, args: list[Any]) -> Any:
+        """Run a script that replies ``[reply, action, what, reason, ...]``:
+        log one line per malformed entry it met, return the reply."""
+        reply = self._script(name, queue, args)
+        self._log_reports(queue, reply)
+        return reply[0]
+
+    def _log_reports(self, queue: str, reply: list[Any]) -> int:
+        """Log the reports that follow a script's reply (each names one
+        malformed stored entry and what became of it); how many there were.
+
+        The scripts never drop an entry without one: a task goes to the
+        failed store, and only an index member naming no task is removed.
+        """
+        for i in range(1, len(reply) - 2, 3):
+            action, what, reason = (part.decode("utf-8", "replace") for part in reply[i : i + 3])
+            if action == "failed":
+                logger.error(
+                    "stored task %r on queue %r of %s is malformed; moved to the failed store: %s",
+                    what, queue, self.describe(), reason,
+                )
+            else:
+                logger.error(
+                    "removed %r from queue %r of %s (no task to file in the failed store): %s",
+                    what, queue, self.describe(), reason,
+                )
+        return (len(reply) - 1) // 3
+
     def _queue(self, queue: str | None) -> str:
         return validate_identifier(self.queue_for(queue), "queue name")
 
@@ -146,17 +199,18 @@ class RedisBackend(QueueBackend):
         for start in range(0, len(tasks), SCRIPT_BATCH):
             args: list[Any] = [mode]
             for task in tasks[start : start + SCRIPT_BATCH]:
+                head = order_head(task.priority, task.scheduled_time)
                 args += [
                     task.id,
                     task.to_json(),
-                    max(0, task.attempts),
+                    min(max(0, task.attempts), MAX_COUNT),
                     # The scripts compare deliveries with this number only:
                     # the rule that makes it lives in messages.delivery_limit.
-                    delivery_limit(task.max_attempts),
-                    order_head(task.priority, task.scheduled_time),
-                    repr(task.scheduled_time),
+                    min(delivery_limit(task.max_attempts), MAX_COUNT),
+                    head,
+                    repr(float(task.scheduled_time)),
                 ]
-            filed += int(self._script("enqueue", queue, args))
+            filed += int(self._reported("enqueue", queue, args))
         return filed
 
     # -- consuming --------------------------------------------------------------------
@@ -169,12 +223,13 @@ class RedisBackend(QueueBackend):
         lease_seconds: float | None = None,
     ) -> list[TaskMessage]:
         name = self._queue(queue)
-        lease = lease_seconds or self.default_lease_seconds
+        lease = _seconds(lease_seconds or self.default_lease_seconds, "lease_seconds")
         out: list[TaskMessage] = []
         while len(out) < max_items:
             wanted = min(max_items - len(out), SCRIPT_BATCH)
-            reply = self._script("claim", name, [wanted, lease, UNSET_LIMIT, uuid.uuid4().hex + ":"])
-            deadline, wait, items = float(reply[0]), reply[1], reply[2:]
+            answer = self._script("claim", name, [wanted, lease, UNSET_LIMIT, uuid.uuid4().hex + ":"])
+            reported = self._log_reports(name, answer)
+            deadline, wait, items = float(answer[0][0]), answer[0][1], answer[0][2:]
             if wait:
                 self._wakeup.wake_in(float(wait))
             unreadable = 0
@@ -188,16 +243,17 @@ class RedisBackend(QueueBackend):
                 task.id, task.queue, task.attempts = task_id, name, int(attempts)
                 task.lease_token, task.lease_expires = token, deadline
                 out.append(task)
-            # A payload that cannot be read went to the failed store: top the
-            # batch up from the tasks behind it.
-            if len(items) < 4 * wanted and not unreadable:
+            # An entry that could not be handed out went to the failed store
+            # (or, naming no task, was removed): top the batch up from the
+            # tasks behind it.
+            if len(items) < 4 * wanted and not unreadable and not reported:
                 break
         return out
 
     def store_unreadable(self, entry: tuple[str, str, str], error: str) -> None:
         queue, task_id, token = entry
         record = json.dumps({"error": error, "traceback": None})
-        self._script("reject", queue, [task_id, token, "fail", record])
+        self._reported("reject", queue, [task_id, token, "fail", record])
 
     def acknowledge_sync(self, task: TaskMessage) -> bool:
         return self.acknowledge_many_sync([task]) == 1
@@ -229,26 +285,43 @@ class RedisBackend(QueueBackend):
             return False
         args: list[Any] = [task.id, task.lease_token]
         if requeue:
-            back = task.copy(
-                error=error, traceback=traceback, scheduled_time=time.time() + max(0.0, delay)
-            )
-            args += [
-                "requeue",
-                back.to_json(),
-                order_head(back.priority, back.scheduled_time),
-                repr(back.scheduled_time),
-            ]
+            try:
+                args += ["requeue", *self._requeue_args(task, delay, error, traceback)]
+            except Exception as exc:  # noqa: BLE001 - whatever the message holds
+                # A message that cannot be filed again (a priority or time out
+                # of range, a field that does not encode) must still answer its
+                # lease: raising would leave it leased until the lease expires,
+                # to fail the same way on its next delivery.
+                reason = _short(f"{type(exc).__name__}: {exc}")
+                logger.error(
+                    "task %r (%r) cannot be put back for a retry; moved to the failed store: %s",
+                    _short(str(task.name), 80), _short(str(task.id), 80), reason,
+                )
+                failure = f"cannot be put back for a retry ({reason})"
+                if error is not None:
+                    failure += f"; it failed with: {error}"
+                args += ["fail", json.dumps({"error": failure, "traceback": traceback})]
         else:
             args += ["fail", json.dumps({"error": error, "traceback": traceback})]
-        return int(self._script("reject", self._queue(task.queue), args)) == 1
+        return int(self._reported("reject", self._queue(task.queue), args)) == 1
+
+    @staticmethod
+    def _requeue_args(
+        task: TaskMessage, delay: float, error: str | None, traceback: str | None
+    ) -> list[Any]:
+        """The payload, ordering head and due time of a task put back after
+        ``delay`` seconds; raises if the message cannot be stored again."""
+        delay = float(delay)
+        if math.isnan(delay):
+            delay = 0.0
+        back = task.copy(error=error, traceback=traceback, scheduled_time=time.time() + max(0.0, delay))
+        return [back.to_json(), order_head(back.priority, back.scheduled_time), repr(back.scheduled_time)]
 
     def extend_lease_sync(self, task: TaskMessage, seconds: float | None = None) -> bool:
         if task.lease_token is None:
             return False
-        reply = self._script(
-            "extend", self._queue(task.queue),
-            [task.id, task.lease_token, seconds or self.default_lease_seconds],
-        )
+        lease = _seconds(seconds or self.default_lease_seconds, "seconds")
+        reply = self._script("extend", self._queue(task.queue), [task.id, task.lease_token, lease])
         if reply is None:
             return False
         task.lease_expires = float(reply)
@@ -257,7 +330,7 @@ class RedisBackend(QueueBackend):
     # -- inspecting ----------------------------------------------------------------------
 
     def _inspect(self, queue: str, what: str, argument: Any = "") -> Any:
-        return self._script("inspect", queue, [what, UNSET_LIMIT, argument])
+        return self._reported("inspect", queue, [what, UNSET_LIMIT, argument])
 
     def get_stats_sync(self, queue: str | None = None) -> QueueStats:
         ready, delayed, in_flight, failed, oldest = self._inspect(self._queue(queue), "stats")

@@ -15,7 +15,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
 
 from symphra_django.backends.redis.connection import RedisTarget, build_client, import_redis
 from symphra_django.backends.redis.keys import register_scripts
@@ -25,18 +26,42 @@ logger = logging.getLogger("symphra_django.backends.redis")
 
 T = TypeVar("T")
 _BACKOFF_START, _BACKOFF_CAP = 0.05, 2.0
+#: Socket timeout of a reconnection probe when none is configured.
+_PROBE_TIMEOUT = 5.0
+
+
+@dataclass
+class Outage:
+    """One period during which Redis does not answer (as the clock reads it)."""
+
+    started: float
+    given_up: bool = False
 
 
 class ReconnectingClient:
-    """One redis-py client (and its scripts) for a target, rebuilt as needed."""
+    """One redis-py client (and its scripts) for a target, rebuilt as needed.
 
-    def __init__(self, target: RedisTarget, options: dict[str, Any], reconnect_timeout: float) -> None:
+    ``clock`` (monotonic seconds) and ``sleep`` are injectable so that a
+    test can run an outage's time limit without waiting for it.
+    """
+
+    def __init__(
+        self,
+        target: RedisTarget,
+        options: dict[str, Any],
+        reconnect_timeout: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         redis = import_redis()
         from redis.exceptions import ClusterDownError, ReadOnlyError
 
         self.target = target
         self.options = options
         self.reconnect_timeout = reconnect_timeout
+        self.clock = clock
+        self.sleep = sleep
         #: Errors that mean "not reachable right now", as opposed to a bug.
         self.transient = (redis.ConnectionError, redis.TimeoutError, ReadOnlyError, ClusterDownError)
         self._auth_error = redis.AuthenticationError
@@ -44,7 +69,7 @@ class ReconnectingClient:
         self.scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._outage_lock = threading.Lock()
-        self._outage_since: float | None = None
+        self._outage: Outage | None = None
 
     def connect(self) -> Any:
         """The client, connecting first if needed: one attempt, bounded by
@@ -91,38 +116,76 @@ class ReconnectingClient:
         """
         client = self.connect()
         try:
-            return func(client)
+            result = func(client)
         except self.transient as exc:
             return self._reconnect(func, exc)
+        if self._outage is not None:
+            self._recovered()
+        return result
 
     def _reconnect(self, func: Callable[[Any], T], exc: Exception) -> T:
-        started = time.monotonic()
         with self._outage_lock:
-            first = self._outage_since is None
-            if first:
-                self._outage_since = started
+            outage = self._outage
+            first = outage is None
+            if outage is None:
+                outage = self._outage = Outage(started=self.clock())
         if first:
             logger.warning(
                 "lost the connection to Redis at %s (%s); reconnecting with backoff for up to %.0f s",
                 self.target.display, exc, self.reconnect_timeout,
             )
         pause = _BACKOFF_START
-        while time.monotonic() - started < self.reconnect_timeout:
-            time.sleep(pause * random.uniform(0.5, 1.0))
+        while (left := self._time_left(outage)) > 0:
+            self.sleep(min(pause * random.uniform(0.5, 1.0), left))
             pause = min(pause * 2, _BACKOFF_CAP)
+            left = self._time_left(outage)
+            if left <= 0:
+                break
             try:
+                # A probe whose timeouts end with the outage's time limit,
+                # then the operation itself (on the usual client) once
+                # Redis answers.
+                self._probe(left)
                 result = func(self.connect())
             except (*self.transient, BackendUnavailable) as again:
                 exc = again
                 continue
-            with self._outage_lock:
-                since, self._outage_since = self._outage_since, None
-            if since is not None:
-                logger.warning(
-                    "reconnected to Redis at %s after %.1f s", self.target.display,
-                    time.monotonic() - since,
-                )
+            self._recovered()
             return result
-        raise BackendUnavailable(
+        self._give_up(outage, exc)
+
+    def _time_left(self, outage: Outage) -> float:
+        return self.reconnect_timeout - (self.clock() - outage.started)
+
+    def _probe(self, left: float) -> None:
+        """One PING on a fresh connection, all of it bounded by ``left`` seconds."""
+        configured = self.options.get("socket_timeout") or _PROBE_TIMEOUT
+        # Connecting and reading each get half of what is left.
+        timeout = max(min(configured, left / 2), 0.001)
+        probe = build_client(self.target, **{**self.options, "socket_timeout": timeout}, retries=0)
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+
+    def _give_up(self, outage: Outage, exc: Exception) -> NoReturn:
+        with self._outage_lock:
+            first = not outage.given_up
+            outage.given_up = True
+        message = (
             f"Redis at {self.target.display} unreachable for {self.reconnect_timeout:.0f} s: {exc}"
-        ) from None
+        )
+        if first:
+            logger.error(
+                "%s; giving up: operations raise BackendUnavailable until it answers again", message,
+            )
+        raise BackendUnavailable(message) from None
+
+    def _recovered(self) -> None:
+        with self._outage_lock:
+            outage, self._outage = self._outage, None
+        if outage is not None:
+            logger.warning(
+                "reconnected to Redis at %s after %.1f s", self.target.display,
+                self.clock() - outage.started,
+            )

@@ -194,12 +194,13 @@ def build_client(
     password: str | None = None,
     max_connections: int | None = None,
     socket_timeout: float | None = None,
+    retries: int = 1,
 ) -> Any:
     """A redis-py client (Redis or RedisCluster) for ``target``.
 
-    redis-py retries once at once on a broken connection (a stale pooled
-    socket after a server restart); longer outages are the backend's
-    reconnect loop's job, so that it can log them once.
+    redis-py retries ``retries`` times at once on a broken connection (a
+    stale pooled socket after a server restart); longer outages are the
+    backend's reconnect loop's job, so that it can log them once.
     """
     redis = import_redis()
     from redis.backoff import NoBackoff
@@ -208,7 +209,7 @@ def build_client(
     common: dict[str, Any] = {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": socket_timeout,
-        "retry": Retry(NoBackoff(), 1),
+        "retry": Retry(NoBackoff(), retries),
         "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
         "health_check_interval": 30,
     }

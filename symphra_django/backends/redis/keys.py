@@ -28,6 +28,7 @@ so the byte order of ``ready`` is exactly priority desc, time, enqueue order
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -39,6 +40,9 @@ SCRIPT_NAMES = ("enqueue", "claim", "ack", "reject", "extend", "inspect", "faile
 PRIORITY_OFFSET = 5_000_000
 #: Most tasks one script call takes (BATCH in _common.lua): bounded script time.
 SCRIPT_BATCH = 1000
+#: Largest delivery count or limit the scripts store (MAX_COUNT_DIGITS in
+#: _common.lua: Lua would print a larger one in exponent notation).
+MAX_COUNT = 999_999_999
 _MAX_MICROS = 10**17 - 1
 
 
@@ -64,6 +68,8 @@ def order_head(priority: int, scheduled_time: float) -> str:
             f"priority must be an integer between {-PRIORITY_OFFSET + 1} and "
             f"{PRIORITY_OFFSET - 1}, got {priority!r}"
         )
+    if not math.isfinite(scheduled_time):
+        raise ValueError(f"scheduled time must be a finite number, got {scheduled_time!r}")
     micros = min(max(round(scheduled_time * 1_000_000), 0), _MAX_MICROS)
     return f"{PRIORITY_OFFSET - priority:07d}{micros:017d}"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 import uuid
@@ -132,4 +134,62 @@ def test_with_aof_persistence_a_restart_keeps_every_task(redis_servers):
         before.ready, before.delayed, before.in_flight, before.failed,
     )
     assert backend.acknowledge_sync(held) is True
+    backend.disconnect_sync()
+
+
+class OutageClock:
+    """Monotonic seconds that move only when the reconnect loop sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def test_an_outage_gives_up_at_its_stated_limit_once_and_reports_the_recovery(redis_servers, caplog):
+    server = redis_servers()
+    backend = RedisBackend(url=f"redis://127.0.0.1:{server.port}/0", key_prefix="freeze",
+                           socket_timeout=0.2, reconnect_timeout=10)
+    backend.connect_sync()
+    backend.enqueue_sync(TaskMessage(name="t", id="kept"))
+    clock = OutageClock()
+    connection = backend._connection
+    connection.clock, connection.sleep = clock, clock.sleep
+    probes = []
+    probe = connection._probe
+    connection._probe = lambda left: probes.append(clock.now) or probe(left)
+
+    events = []
+    os.kill(server.process.pid, signal.SIGSTOP)  # frozen: connections hang, nothing is refused
+    try:
+        with caplog.at_level(logging.INFO, logger="symphra_django.backends.redis"):
+            for _ in range(2):
+                try:
+                    backend.get_stats_sync()
+                except BackendUnavailable as exc:
+                    events.append(("raised", clock.now - 1000.0, str(exc)))
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    with caplog.at_level(logging.INFO, logger="symphra_django.backends.redis"):
+        assert backend.get_queue_size_sync() == 1
+
+    first, second = events
+    assert first[0] == second[0] == "raised"
+    # Given up when the stated limit was reached, not before or after it...
+    assert first[1] == pytest.approx(10.0)
+    # ...with every probe started inside it; once over, an operation fails
+    # after its one try, without a new round of reconnecting.
+    assert probes and all(at - 1000.0 < 10.0 for at in probes)
+    assert second[1] == first[1]
+    assert "unreachable for 10 s" in first[2]
+    lost, gave_up, back = (r.getMessage() for r in caplog.records)
+    assert lost.startswith("lost the connection") and "for up to 10 s" in lost
+    assert "unreachable for 10 s" in gave_up and "giving up: operations raise BackendUnavailable" in gave_up
+    assert caplog.records[1].levelno == logging.ERROR
+    assert back.startswith("reconnected") and "after 10.0 s" in back
     backend.disconnect_sync()

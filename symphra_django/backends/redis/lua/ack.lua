@@ -1,6 +1,8 @@
 -- ARGV: id1, token1, id2, token2, ... (at most BATCH pairs). Ends the live
 -- leases among them, with a fixed number of commands per batch. Returns how
 -- many were still held.
+check_keys(K_TASKS, K_STATE, K_LEASES, K_TOKENS)
+if #ARGV % 2 ~= 0 then fail_script('ack takes id, token pairs') end
 local now = server_now()
 local ids, tokens, seen = {}, {}, {}
 for i = 1, #ARGV, 2 do
@@ -14,9 +16,10 @@ end
 if #ids == 0 then return 0 end
 local current = redis.call('HMGET', K_TOKENS, unpack(ids))
 local deadlines = redis.call('ZMSCORE', K_LEASES, unpack(ids))
-local done = {}
+local done, counted = {}, {}
 for i, id in ipairs(ids) do
-  if current[i] == tokens[i] and deadlines[i] and tonumber(deadlines[i]) > now then
+  if not counted[id] and current[i] == tokens[i] and deadlines[i] and tonumber(deadlines[i]) > now then
+    counted[id] = true
     done[#done + 1] = id
   end
 end

@@ -1,40 +1,79 @@
 -- ARGV: mode ('new' or 'retry'), then per task (at most BATCH): id, payload,
 -- attempts so far, delivery limit, head, due. 'new' skips ids already queued or in flight (C2) and
 -- repeats within the batch; 'retry' moves only ids that are in the failed
--- store. A fixed number of commands per batch. Returns how many were filed.
-local now = server_now()
+-- store. A fixed number of commands per batch. Returns {how many were
+-- filed, reports...}.
+--
+-- Python checks what it sends; an entry that is still not one (empty id,
+-- counts or head not digits, due time not a finite number) is not filed:
+-- in 'new' mode it goes to the failed store with the reason, in 'retry'
+-- mode it stays there, and the rest of the batch is filed as usual.
+check_keys()
 local retry = ARGV[1] == 'retry'
+if (#ARGV - 1) % 6 ~= 0 then fail_script('enqueue takes six arguments per task') end
+local now = server_now()
+
+-- Read and check.
 local ids = {}
 for i = 2, #ARGV, 6 do
   ids[#ids + 1] = ARGV[i]
 end
-if #ids == 0 then return 0 end
+if #ids == 0 then return with_reports(0) end
 local known = redis.call('HMGET', K_TASKS, unpack(ids))
 local failed = redis.call('HMGET', K_FAILED, unpack(ids))
-local seq = redis.call('INCRBY', K_SEQ, #ids) - #ids
-local ready, delayed, payloads, states, unfailed, seen = {}, {}, {}, {}, {}, {}
+local filing, failing, seen = {}, {}, {}
 for j, id in ipairs(ids) do
   if not known[j] and not seen[id] and (failed[j] or not retry) then
     seen[id] = true
     local i = 2 + (j - 1) * 6
-    seq = seq + 1
-    local ordkey = ARGV[i + 4] .. string.format('%016d', seq) .. id
-    local due = tonumber(ARGV[i + 5])
-    if due <= now then
-      ready[#ready + 1] = 0
-      ready[#ready + 1] = ordkey
-    else
-      delayed[#delayed + 1] = due
-      delayed[#delayed + 1] = ordkey
+    local attempts, limit, due = count(ARGV[i + 2]), count(ARGV[i + 3]), finite(ARGV[i + 5])
+    local problem
+    if id == '' then
+      problem = 'empty task id'
+    elseif not attempts or not limit then
+      problem = 'attempts or delivery limit is not a count of up to ' .. MAX_COUNT_DIGITS .. ' digits'
+    elseif not string.find(ARGV[i + 4], HEAD_PATTERN) then
+      problem = 'priority and time do not form an ordering key'
+    elseif not due then
+      problem = 'due time is not a finite number'
     end
-    payloads[#payloads + 1] = id
-    payloads[#payloads + 1] = ARGV[i + 1]
-    states[#states + 1] = id
-    states[#states + 1] = ARGV[i + 2] .. ':' .. ARGV[i + 3] .. ':' .. ordkey
-    if failed[j] then unfailed[#unfailed + 1] = id end
+    if not problem then
+      filing[#filing + 1] = {id, ARGV[i + 1], attempts, limit, ARGV[i + 4], due, failed[j]}
+    elseif id == '' then
+      report('removed', id, 'cannot be enqueued: ' .. problem)
+    elseif retry then
+      report('removed', id, 'cannot be retried (left in the failed store): ' .. problem)
+    else
+      failing[#failing + 1] = {id, {error = 'cannot be enqueued: ' .. problem, reason = 'malformed'}, ARGV[i + 1]}
+      report('failed', id, 'cannot be enqueued: ' .. problem)
+    end
   end
 end
-if #payloads == 0 then return 0 end
+
+-- Write.
+for _, entry in ipairs(failing) do
+  file_failed(entry[1], now, entry[2], entry[3], 0)
+end
+if #filing == 0 then return with_reports(0) end
+local seq = redis.call('INCRBY', K_SEQ, #filing) - #filing
+local ready, delayed, payloads, states, unfailed = {}, {}, {}, {}, {}
+for _, entry in ipairs(filing) do
+  local id, due = entry[1], entry[6]
+  seq = seq + 1
+  local ordkey = entry[5] .. string.format('%016d', seq) .. id
+  if due <= now then
+    ready[#ready + 1] = 0
+    ready[#ready + 1] = ordkey
+  else
+    delayed[#delayed + 1] = due
+    delayed[#delayed + 1] = ordkey
+  end
+  payloads[#payloads + 1] = id
+  payloads[#payloads + 1] = entry[2]
+  states[#states + 1] = id
+  states[#states + 1] = entry[3] .. ':' .. entry[4] .. ':' .. ordkey
+  if entry[7] then unfailed[#unfailed + 1] = id end
+end
 redis.call('HSET', K_TASKS, unpack(payloads))
 redis.call('HSET', K_STATE, unpack(states))
 if #delayed > 0 then redis.call('ZADD', K_DELAYED, unpack(delayed)) end
@@ -46,4 +85,4 @@ if #ready > 0 then
   redis.call('ZADD', K_READY, unpack(ready))
   wake()
 end
-return #payloads / 2
+return with_reports(#filing)
