@@ -315,9 +315,15 @@ class RabbitMQBackend(QueueBackend):
         """
         inbox = self._inboxes[queue]
         with self._lock:
-            ask_ledger = not inbox and (fresh or time.monotonic() >= inbox.quiet_until)
+            ask_ledger = fresh or (not inbox and time.monotonic() >= inbox.quiet_until)
         if ask_ledger:
             due = self.ledger.due_count(queue, time.time())
+            if fresh:
+                # Messages another program wrote have no ledger row, and the
+                # broker sends lower priorities last: on a queue's first claim,
+                # wait for what the work queue held too, so that its first
+                # batch is the best (C4) and nothing it held is left behind.
+                due = max(due, self._waiting(queue))
             wait = 0.3 if fresh else 0.1
             limit = time.monotonic() + wait
             # Workers come back to an empty inbox after every task: the

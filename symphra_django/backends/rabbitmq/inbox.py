@@ -54,7 +54,9 @@ class Delivery:
         headers = properties.headers if isinstance(properties.headers, dict) else {}
         priority, due = headers.get("x-symphra-priority"), headers.get("x-symphra-due")
         if (
-            type(priority) is int and type(due) is int
+            # pika reads 64-bit integers as its own int subclass.
+            isinstance(priority, int) and isinstance(due, int)
+            and not isinstance(priority, bool) and not isinstance(due, bool)
             and MIN_PRIORITY <= priority <= MAX_PRIORITY and abs(due) < 2**62
         ):
             key = (-priority, due / 1e6, next(_arrivals))
