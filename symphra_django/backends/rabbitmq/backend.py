@@ -349,6 +349,11 @@ class RabbitMQBackend(QueueBackend):
         claim = uuid.uuid4().hex
         expires = now + lease
         fresh: list[tuple[Delivery, TaskMessage, Entry]] = []
+        # Two messages naming one task id in a batch (a stale copy, or one
+        # another program wrote with a real id): the claim answers by id, so
+        # only the first is claimed; the others are looked at one by one after.
+        later: list[tuple[Delivery, TaskMessage, Entry]] = []
+        ids: set[str] = set()
         for delivery in deliveries:
             task = self._readable(queue, delivery)
             if task is None:
@@ -360,7 +365,11 @@ class RabbitMQBackend(QueueBackend):
                 else:
                     self._repark(queue, delivery, task.scheduled_time)
                 continue
-            fresh.append((delivery, task, entry))
+            if entry.task_id in ids:
+                later.append((delivery, task, entry))
+            else:
+                ids.add(entry.task_id)
+                fresh.append((delivery, task, entry))
         claimed = self.ledger.claim(queue, [entry for _, _, entry in fresh], claim, expires)
         out: list[TaskMessage] = []
         stale: list[str] = []
@@ -371,6 +380,10 @@ class RabbitMQBackend(QueueBackend):
                 task = self._unclaimed(queue, delivery, task, entry, claim, expires, stale)
                 if task is not None:
                     out.append(task)
+        for delivery, task, entry in later:
+            task = self._unclaimed(queue, delivery, task, entry, claim, expires, stale)
+            if task is not None:
+                out.append(task)
         if stale:
             shown = ", ".join(repr(task_id[:80]) for task_id in stale[:5])
             logger.info(
