@@ -13,7 +13,6 @@ import pytest
 
 from symphra_django.messages import TaskMessage
 from symphra_django.models import BrokerTask
-
 from tests.conformance.factory_rabbitmq import URL
 from tests.support.rabbitmq import rabbit  # noqa: F401 - fixture
 from tests.support.waiting import wait_until
