@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 import time
 import uuid
@@ -46,9 +47,19 @@ from symphra_django.backends.rabbitmq.ledger import FAILED as LEDGER_FAILED
 from symphra_django.backends.rabbitmq.ledger import IN_FLIGHT as LEDGER_IN_FLIGHT
 from symphra_django.backends.rabbitmq.ledger import QUEUED, Entry, Ledger
 from symphra_django.backends.rabbitmq.link import BrokerLink
-from symphra_django.backends.rabbitmq.publisher import TASK_ID, TOKEN, Publisher
+from symphra_django.backends.rabbitmq.publisher import SIGNATURE, TASK_ID, TOKEN, Publisher
 from symphra_django.backends.rabbitmq.topology import Topology
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
+from symphra_django.exceptions import CorruptPayload
+from symphra_django.messages import (
+    DELAYED,
+    FAILED,
+    IN_FLIGHT,
+    READY,
+    QueueStats,
+    TaskMessage,
+    corrupt_message,
+    new_task_id,
+)
 from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.utils.secrets import mask_url
 
@@ -56,6 +67,9 @@ logger = logging.getLogger("symphra_django.backends.rabbitmq")
 
 #: How long an empty queue is not asked about again (see ``_take``).
 QUIET_SECONDS = 0.05
+#: Every ledger token is a uuid4 in hex; a header of any other shape was not
+#: written by this backend (and is never handed to the ledger's SQL).
+_TOKEN_SHAPE = re.compile(r"[0-9a-f]{32}")
 
 
 class RabbitMQBackend(QueueBackend):
@@ -177,10 +191,14 @@ class RabbitMQBackend(QueueBackend):
     def _ensure_queue(self, queue: str) -> None:
         if queue in self._declared:
             return
+        validate_identifier(queue, "queue name")
+        # Connect before taking the lock: connecting declares the default
+        # queue through this method, and the lock is not reentrant (a backend
+        # used again after disconnect_sync() would wait for itself forever).
+        link = self.link
         with self._declare_lock:
             if queue not in self._declared:
-                validate_identifier(queue, "queue name")
-                self.link.declare(self.topology.queue_declarations(queue))
+                link.declare(self.topology.queue_declarations(queue))
                 self._declared.add(queue)
                 self.topology.declared_queues.add(queue)
 
@@ -297,9 +315,15 @@ class RabbitMQBackend(QueueBackend):
         """
         inbox = self._inboxes[queue]
         with self._lock:
-            ask_ledger = not inbox and (fresh or time.monotonic() >= inbox.quiet_until)
+            ask_ledger = fresh or (not inbox and time.monotonic() >= inbox.quiet_until)
         if ask_ledger:
             due = self.ledger.due_count(queue, time.time())
+            if fresh:
+                # Messages another program wrote have no ledger row, and the
+                # broker sends lower priorities last: on a queue's first claim,
+                # wait for what the work queue held too, so that its first
+                # batch is the best (C4) and nothing it held is left behind.
+                due = max(due, self._waiting(queue))
             wait = 0.3 if fresh else 0.1
             limit = time.monotonic() + wait
             # Workers come back to an empty inbox after every task: the
@@ -325,43 +349,119 @@ class RabbitMQBackend(QueueBackend):
         claim = uuid.uuid4().hex
         expires = now + lease
         fresh: list[tuple[Delivery, TaskMessage, Entry]] = []
+        # Two messages naming one task id in a batch (a stale copy, or one
+        # another program wrote with a real id): the claim answers by id, so
+        # only the first is claimed; the others are looked at one by one after.
+        later: list[tuple[Delivery, TaskMessage, Entry]] = []
+        ids: set[str] = set()
         for delivery in deliveries:
-            header_id = delivery.header(TASK_ID)
-            task_id = header_id if isinstance(header_id, str) else None
-            task = self.decode_stored(delivery.body, (queue, delivery), queue=queue, task_id=task_id)
+            task = self._readable(queue, delivery)
             if task is None:
                 continue
-            token = delivery.header(TOKEN)
-            if not isinstance(token, str):
-                self.fail_unreadable(
-                    (queue, delivery), "no symphra token header (not published by symphra_django)",
-                    queue=queue, task_id=task.id,
-                )
-                continue
+            entry = Entry(task.id, delivery.header(TOKEN))
             if task.scheduled_time > now:
-                self._repark(queue, delivery, task.scheduled_time)
+                if self._unknown(queue, delivery, entry):
+                    self._fail_foreign(queue, delivery, task)
+                else:
+                    self._repark(queue, delivery, task.scheduled_time)
                 continue
-            fresh.append((delivery, task, Entry(task.id, token)))
+            if entry.task_id in ids:
+                later.append((delivery, task, entry))
+            else:
+                ids.add(entry.task_id)
+                fresh.append((delivery, task, entry))
         claimed = self.ledger.claim(queue, [entry for _, _, entry in fresh], claim, expires)
         out: list[TaskMessage] = []
+        stale: list[str] = []
         for delivery, task, entry in fresh:
             if entry.task_id in claimed:
                 out.append(self._lease(queue, delivery, task, entry, claim, expires, task.attempts + 1))
             else:
-                task = self._unclaimed(queue, delivery, task, entry, claim, expires)
+                task = self._unclaimed(queue, delivery, task, entry, claim, expires, stale)
                 if task is not None:
                     out.append(task)
+        for delivery, task, entry in later:
+            task = self._unclaimed(queue, delivery, task, entry, claim, expires, stale)
+            if task is not None:
+                out.append(task)
+        if stale:
+            shown = ", ".join(repr(task_id[:80]) for task_id in stale[:5])
+            logger.info(
+                "dropped %d stale cop%s on queue %r of %s (the task finished, failed or was cleared, "
+                "or another copy is current): %s%s",
+                len(stale), "y" if len(stale) == 1 else "ies", queue, self.describe(), shown,
+                ", …" if len(stale) > 5 else "",
+            )
         return out
 
+    def _readable(self, queue: str, delivery: Delivery) -> TaskMessage | None:
+        """The delivery's task, or None once an unreadable or foreign message
+        is in the failed store.
+
+        Whatever is wrong with one message (body, headers, or anything that
+        raises while reading them) sends that message alone to the failed
+        store: it is never put back in the inbox, where the next claim would
+        fail on it again and the queue behind it would wait for good.
+        """
+        try:
+            task = TaskMessage.from_json(delivery.body)
+            problem = self._header_problem(queue, delivery, task)
+        except CorruptPayload as exc:
+            task, problem = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - the message may hold anything
+            task, problem = None, f"unreadable message: {type(exc).__name__}"
+        if problem is None:
+            return task
+        header_id = delivery.header(TASK_ID)
+        shown_id = header_id if isinstance(header_id, str) else (task.id if task is not None else None)
+        self.fail_unreadable((queue, delivery), problem, queue=queue, task_id=shown_id)
+        return None
+
+    def _header_problem(self, queue: str, delivery: Delivery, task: TaskMessage) -> str | None:
+        """Why a message with a valid body is not a copy this backend could
+        have published (None if it could be one)."""
+        token = delivery.header(TOKEN)
+        if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+            return f"no valid {TOKEN} header (not published by symphra_django)"
+        if delivery.header(TASK_ID) != task.id:
+            return f"its {TASK_ID} header does not name the task id of its body"
+        if task.queue != queue:
+            return f"its body names queue {task.queue[:80]!r}, not the queue it was delivered on"
+        if not _storable(task.id) and not self.publisher.published_here(delivery.properties.headers):
+            # No ledger could hold this id: asking would fail the whole batch.
+            return "its task id cannot be stored (NUL character or invalid Unicode)"
+        return None
+
+    def _unknown(self, queue: str, delivery: Delivery, entry: Entry) -> bool:
+        """Whether a message has no ledger row and no signature of ours: it
+        was written by another program, whatever its headers say."""
+        return (
+            not self.publisher.published_here(delivery.properties.headers)
+            and self.ledger.state_and_lease(queue, entry) is None
+        )
+
+    def _fail_foreign(self, queue: str, delivery: Delivery, task: TaskMessage) -> None:
+        self.fail_unreadable(
+            (queue, delivery),
+            f"no ledger row for task {task.id[:80]!r} and no valid {SIGNATURE} header: "
+            "not a copy this project's symphra_django published",
+            queue=queue, task_id=task.id,
+        )
+
     def _unclaimed(
-        self, queue: str, delivery: Delivery, task: TaskMessage, entry: Entry, claim: str, expires: float
+        self, queue: str, delivery: Delivery, task: TaskMessage, entry: Entry, claim: str, expires: float,
+        stale: list[str],
     ) -> TaskMessage | None:
-        """A copy whose row was not ``queued``: stale, parked, or orphaned by a
-        dead consumer (its lease expired, so it is ours now)."""
+        """A copy whose row was not ``queued``: stale, foreign, parked, or
+        orphaned by a dead consumer (its lease expired, so it is ours now)."""
         row = self.ledger.state_and_lease(queue, entry)
         now = time.time()
         if row is None or row[0] == LEDGER_FAILED:
-            self._settle(delivery)  # a stale copy
+            if self.publisher.published_here(delivery.properties.headers):
+                stale.append(task.id)  # a copy of a finished, cleared or failed task
+                self._settle(delivery)
+            else:
+                self._fail_foreign(queue, delivery, task)
             return None
         state, lease_expires = row
         if state == LEDGER_IN_FLIGHT and lease_expires is not None and lease_expires > now:
@@ -371,17 +471,26 @@ class RabbitMQBackend(QueueBackend):
             return None
         prior = self.ledger.reclaim(queue, entry, claim, expires)
         if prior is None:
+            stale.append(task.id)  # another consumer took it over first
             self._settle(delivery)
             return None
-        attempts = task.attempts + 1
-        if prior == LEDGER_IN_FLIGHT:
-            # The dead consumer's delivery was an attempt (C7).
-            task.attempts += 1
-            if self.attempts_exhausted(task):
-                self._to_failed(queue, delivery, task, entry.token, claim, lease_expired_error(task), None)
-                return None
-            attempts += 1
-        return self._lease(queue, delivery, task, entry, claim, expires, attempts)
+        if prior != LEDGER_IN_FLIGHT:
+            return self._lease(queue, delivery, task, entry, claim, expires, task.attempts + 1)
+        # The dead consumer's delivery was an attempt (C7).
+        task.attempts += 1
+        if self.attempts_exhausted(task):
+            self._to_failed(queue, delivery, task, entry.token, claim, lease_expired_error(task), None)
+            return None
+        # Not leased from this copy: its body still counts the attempts it
+        # was published with, and if this consumer died too, the next one
+        # would get this very copy back and count from there again (a task
+        # that keeps killing its consumers would never reach its limit). A
+        # new copy carries the count; it is claimed like any queued task.
+        self.ledger.release(queue, task.id, claim, now)
+        self._inboxes[queue].quiet_until = 0.0
+        self.publisher.publish([self.publisher.message(task, entry.token)])
+        self._settle(delivery)
+        return None
 
     def _lease(
         self, queue: str, delivery: Delivery, task: TaskMessage, entry: Entry, claim: str, expires: float,
@@ -412,13 +521,23 @@ class RabbitMQBackend(QueueBackend):
 
     def store_unreadable(self, entry: tuple[str, Delivery], error: str) -> None:
         queue, delivery = entry
-        task_id = delivery.header(TASK_ID)
-        stand_in = corrupt_message(delivery.body, "", queue=queue, task_id=task_id if isinstance(task_id, str) else None)
+        # A message keeps its id in the failed store only if it is a copy of
+        # ours (signed); otherwise its x-symphra-id may name a real task, whose
+        # row it must not take over.
+        ours = self.publisher.published_here(delivery.properties.headers)
+        header_id, header_token = delivery.header(TASK_ID), delivery.header(TOKEN)
+        stand_in = corrupt_message(delivery.body, "", queue=queue, task_id=header_id if ours else None)
         stand_in.error = error
+        if not ours and isinstance(header_id, str):
+            stand_in.meta["claimed_id"] = header_id[:200]
         stand_in.meta["failed_at"] = time.time()
         token = uuid.uuid4().hex
+        if not self.ledger.record_failed(
+            queue, Entry(stand_in.id, token, stand_in.scheduled_time), replacing=header_token if ours else None
+        ):
+            stand_in.id = new_task_id()
+            self.ledger.record_failed(queue, Entry(stand_in.id, token, stand_in.scheduled_time))
         self.publisher.publish([self.publisher.message(stand_in, token, failed=True)])
-        self.ledger.record_failed(queue, Entry(stand_in.id, token, stand_in.scheduled_time))
         self._settle(delivery)
 
     def _to_failed(
@@ -531,7 +650,26 @@ class RabbitMQBackend(QueueBackend):
     # -- inspecting --------------------------------------------------------------------------------
 
     def get_stats_sync(self, queue: str | None = None) -> QueueStats:
-        return QueueStats(**self.ledger.counts(self.queue_for(queue), time.time()))
+        """Counts from the ledger; ``ready`` is at least the number of messages
+        waiting in the work queue and in this process's inbox.
+
+        The ledger knows only the tasks this backend enqueued. A message
+        another program wrote into the work queue has no row, yet it is work
+        to do (it goes to the failed store when a consumer reads it), and
+        ``runscheduler --burst`` must not stop while it waits.
+        """
+        queue = self.queue_for(queue)
+        counts = self.ledger.counts(queue, time.time())
+        counts["ready"] = max(counts["ready"], self._waiting(queue))
+        return QueueStats(**counts)
+
+    def _waiting(self, queue: str) -> int:
+        """Messages not yet claimed: in the work queue, and prefetched here."""
+        self._ensure_queue(queue)
+        _method, declaration = self.topology.queue_declarations(queue)[0]
+        waiting = self.link.message_count(declaration)
+        with self._lock:
+            return waiting + len(self._inboxes[queue])
 
     def get_queue_size_sync(self, queue: str | None = None) -> int:
         return self.get_stats_sync(queue).size
@@ -585,3 +723,14 @@ class RabbitMQBackend(QueueBackend):
 
     def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
         return self.failed.delete(self.queue_for(queue), task_ids)
+
+
+def _storable(text: str) -> bool:
+    """Whether every database can hold ``text`` (no NUL, valid Unicode)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

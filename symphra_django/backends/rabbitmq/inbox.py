@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pika.spec import BasicProperties
 
 from symphra_django.backends.deadlines import Deadlines
-from symphra_django.messages import TaskMessage
+from symphra_django.messages import MAX_PRIORITY, MIN_PRIORITY, TaskMessage
 
 _arrivals = itertools.count()
 #: Sorts first: a message without our headers (corrupt or foreign) is dealt
@@ -49,16 +49,24 @@ class Delivery:
 
     @classmethod
     def of(cls, generation: int, tag: int, properties: BasicProperties, body: bytes) -> Delivery:
-        headers = properties.headers or {}
+        # Runs in the I/O thread for every delivery, whoever published it:
+        # headers of the wrong type or size only cost the message its place.
+        headers = properties.headers if isinstance(properties.headers, dict) else {}
         priority, due = headers.get("x-symphra-priority"), headers.get("x-symphra-due")
-        if isinstance(priority, int) and isinstance(due, int):
+        if (
+            # pika reads 64-bit integers as its own int subclass.
+            isinstance(priority, int) and isinstance(due, int)
+            and not isinstance(priority, bool) and not isinstance(due, bool)
+            and MIN_PRIORITY <= priority <= MAX_PRIORITY and abs(due) < 2**62
+        ):
             key = (-priority, due / 1e6, next(_arrivals))
         else:
             key = (-_UNKNOWN_PRIORITY, 0.0, next(_arrivals))
         return cls(key, generation, tag, properties, body)
 
     def header(self, name: str) -> Any:
-        return (self.properties.headers or {}).get(name)
+        headers = self.properties.headers
+        return headers.get(name) if isinstance(headers, dict) else None
 
     def __lt__(self, other: Delivery) -> bool:
         return self.key < other.key

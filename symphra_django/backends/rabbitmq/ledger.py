@@ -220,8 +220,14 @@ class Ledger:
             lambda: rows.update(state=FAILED, claim=None, lease_expires=None, updated_at=time.time())
         ))
 
-    def record_failed(self, queue: str, entry: Entry) -> None:
-        """A failed row for a message that had none (a corrupt payload)."""
+    def record_failed(self, queue: str, entry: Entry, *, replacing: str | None = None) -> bool:
+        """A failed row for a message that had none (unreadable or foreign).
+
+        The id may already have a row: with ``replacing`` (the token of the
+        copy being failed) that copy's row becomes the failed one; any other
+        row (another task's, or another copy's) is left alone and False is
+        returned, so that a message can never fail a task it merely names.
+        """
         try:
             with transaction.atomic(using=self.database):
                 BrokerTask.objects.using(self.database).create(
@@ -229,10 +235,13 @@ class Ledger:
                     token=entry.token, state=FAILED, scheduled_time=entry.scheduled_time,
                     updated_at=time.time(),
                 )
+            return True
         except IntegrityError:
-            self._rows(queue).filter(task_id=entry.task_id).update(
-                token=entry.token, state=FAILED, claim=None, updated_at=time.time()
-            )
+            if replacing is None:
+                return False
+            return bool(self._rows(queue).filter(task_id=entry.task_id, token=replacing).update(
+                token=entry.token, state=FAILED, claim=None, lease_expires=None, updated_at=time.time()
+            ))
 
     def finish(self, queue: str, task_ids: list[str], claims: set[str]) -> int:
         """Delete the rows of acknowledged tasks still held under ``claims``."""

@@ -271,6 +271,17 @@ class BrokerLink:
         except Exception:
             logger.debug("ack after the connection closed; the broker redelivers", exc_info=True)
 
+    def message_count(self, declaration: dict[str, Any]) -> int:
+        """Messages waiting in a queue (not those handed to consumers), from
+        declaring it again with its own arguments: unlike a passive declare,
+        this never closes the channel if someone deleted the queue."""
+        return self.call(
+            lambda channel, future: channel.queue_declare(
+                callback=lambda frame: future.set_result(frame.method.message_count), **declaration
+            ),
+            attempts=3,
+        )
+
     def purge(self, broker_queue: str) -> int:
         return self.call(
             lambda channel, future: channel.queue_purge(

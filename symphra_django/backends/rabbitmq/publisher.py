@@ -9,9 +9,14 @@ to its work queue, a failed one to its failed queue.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from pika.spec import BasicProperties
 
 from symphra_django.backends.rabbitmq.link import BrokerLink, ConnectionLost, Outgoing
@@ -23,6 +28,15 @@ TOKEN = "x-symphra-token"
 TASK_ID = "x-symphra-id"
 DUE = "x-symphra-due"  # microseconds: pika's AMQP tables carry no floats
 PRIORITY = "x-symphra-priority"
+#: An HMAC of the token and the task id under the project's SECRET_KEY: tells
+#: a copy this project published (whose ledger row may be gone because the
+#: task finished) from a message another program wrote with our header names.
+SIGNATURE = "x-symphra-sig"
+#: The headers a copy keeps. Anything else (the broker's ``x-death`` above
+#: all) must not travel: RabbitMQ silently drops a message whose ``x-death``
+#: says it already dead-lettered through a queue, so a copy that kept them
+#: would vanish on its second pass through the delay ladder.
+OWN_HEADERS = (TOKEN, TASK_ID, DUE, PRIORITY, SIGNATURE)
 
 #: Publishing retries after the connection dropped mid-publish (the ledger
 #: drops the duplicate copy a retry may make).
@@ -35,13 +49,49 @@ class Publisher:
         self.durable = durable
         self._link = link
         self._label = label
+        self._keys: list[bytes] | None = None
 
     def properties(self, task: TaskMessage, token: str) -> BasicProperties:
         return BasicProperties(
             delivery_mode=2 if self.durable else 1,
             content_type="application/json",
             priority=broker_priority(task.priority, self.topology.max_priority),
-            headers={TOKEN: token, TASK_ID: task.id, DUE: round(task.scheduled_time * 1e6), PRIORITY: task.priority},
+            headers={
+                TOKEN: token, TASK_ID: task.id, DUE: round(task.scheduled_time * 1e6), PRIORITY: task.priority,
+                SIGNATURE: self._sign(self._signing_keys()[0], token, task.id),
+            },
+        )
+
+    # -- telling our copies from foreign messages ---------------------------------
+
+    def _signing_keys(self) -> list[bytes]:
+        """Keys derived from SECRET_KEY (first, used to sign) and its fallbacks
+        (accepted too, so that rotating the key keeps queued copies ours)."""
+        if self._keys is None:
+            try:
+                secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
+            except ImproperlyConfigured:
+                secrets = [""]
+            self._keys = [
+                hashlib.sha256(b"symphra_django.backends.rabbitmq.copy:" + str(secret).encode()).digest()
+                for secret in secrets
+            ]
+        return self._keys
+
+    @staticmethod
+    def _sign(key: bytes, token: str, task_id: str) -> str:
+        text = f"{token}:{task_id}".encode("utf-8", "surrogatepass")
+        return hmac.new(key, text, hashlib.sha256).hexdigest()[:32]
+
+    def published_here(self, headers: Mapping[str, Any] | None) -> bool:
+        """Whether a message's headers carry this project's signature: a copy
+        symphra_django published with this SECRET_KEY (or a fallback)."""
+        headers = headers or {}
+        token, task_id, signature = headers.get(TOKEN), headers.get(TASK_ID), headers.get(SIGNATURE)
+        if not (isinstance(token, str) and isinstance(task_id, str) and isinstance(signature, str)):
+            return False
+        return any(
+            hmac.compare_digest(self._sign(key, token, task_id), signature) for key in self._signing_keys()
         )
 
     def message(self, task: TaskMessage, token: str, *, failed: bool = False) -> Outgoing:
@@ -55,7 +105,7 @@ class Publisher:
             delivery_mode=2 if self.durable else 1,
             content_type="application/json",
             priority=properties.priority,
-            headers=dict(properties.headers or {}),
+            headers={name: value for name, value in (properties.headers or {}).items() if name in OWN_HEADERS},
         )
         return self.route(queue, body, again, due)
 

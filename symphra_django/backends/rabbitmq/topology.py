@@ -57,7 +57,9 @@ def broker_priority(priority: int, max_priority: int) -> int:
 
 def delay_bits(delay: float) -> list[int]:
     """The ladder bits (highest level first) of a delay in seconds, rounded up."""
-    steps = math.ceil(max(0.0, delay) * 1000 / 2**LOWEST_LEVEL)
+    # Clamped first: a due time centuries away (a hostile payload may carry
+    # one) takes the longest pass and is looked at again when it arrives.
+    steps = math.ceil(min(max(0.0, delay), MAX_LADDER_DELAY) * 1000 / 2**LOWEST_LEVEL)
     steps = min(steps, 2 ** (HIGHEST_LEVEL - LOWEST_LEVEL + 1) - 1)
     return [(steps >> (level - LOWEST_LEVEL)) & 1 for level in LEVELS]
 

@@ -102,11 +102,6 @@ def test_a_poison_message_whose_first_consumer_dies_is_delivered_again(rabbit):
     assert (again.id, again.attempts, again.max_attempts) == ("poison", 2, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (also before the attempts rule changed): after a second consumer dies holding a "
-    "task it reclaimed from a dead one, the ledger says 'ready' but no copy is delivered again",
-)
 def test_a_poison_message_that_kills_its_consumers_ends_in_the_failed_queue(rabbit):
     # A task allowed one run is delivered twice more after lost consumers;
     # the third consumer dying sends it to the failed queue.
