@@ -159,3 +159,24 @@ def test_an_exception_whose_str_fails_is_still_recorded(tasks, memory):
     tasks.burst()
     [failed] = memory.list_failed_sync()
     assert failed.error.startswith("Unprintable: ")
+
+
+def test_an_async_task_whose_own_subtask_raises_keyboard_interrupt_is_failed(tasks, memory):
+    async def interrupted_subtask() -> None:
+        raise KeyboardInterrupt("from a subtask")
+
+    async def misbehave() -> None:
+        tasks.note("misbehave")
+        await asyncio.get_running_loop().create_task(interrupted_subtask())
+
+    async def after() -> None:
+        await asyncio.sleep(0)
+        tasks.note("after")
+
+    tasks.add(misbehave, name="tests.subtask_misbehave").enqueue()
+    tasks.add(after, name="tests.subtask_after").enqueue()
+    tasks.burst()
+    [failed] = memory.list_failed_sync()
+    assert failed.error == "KeyboardInterrupt: from a subtask"
+    # The loop that KeyboardInterrupt left half-run was replaced.
+    assert [name for name, _, _ in tasks.ran] == ["misbehave", "after"]
