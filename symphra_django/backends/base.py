@@ -44,6 +44,7 @@ from symphra_django.exceptions import BackendUnavailable, CorruptPayload
 from symphra_django.messages import DEFAULT_QUEUE, QueueStats, TaskMessage, delivery_limit
 from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.utils.secrets import mask_urls_in
+from symphra_django.utils.text import shorten_error, shorten_name
 from symphra_django.utils.times import to_timestamp
 
 logger = logging.getLogger("symphra_django.backends")
@@ -643,10 +644,11 @@ class QueueBackend:
     ) -> None:
         """File a stored entry that cannot become a task in the failed store,
         with ``reason`` (short, from ``CorruptPayload``), and log one line."""
-        shown = "?" if task_id is None else repr(task_id[:80])
+        shown = "?" if task_id is None else shorten_name(repr(task_id))
+        reason = shorten_error(reason)
         logger.error(
-            "stored task %s on queue %r of %s cannot be read; moved to the failed store: %s",
-            shown, queue[:80], self.describe(), reason[:300],
+            "stored task %s on queue %s of %s cannot be read; moved to the failed store: %s",
+            shown, shorten_name(repr(queue)), self.describe(), reason,
         )
         self.store_unreadable(entry, f"corrupt payload: {reason}")
 

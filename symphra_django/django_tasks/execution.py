@@ -20,7 +20,8 @@ from symphra_django.django_tasks.resolve import UnknownDjangoTask, resolve_task
 from symphra_django.django_tasks.results import to_task_result, update_task_result
 from symphra_django.messages import FAILED
 from symphra_django.models.results import DjangoTaskResult
-from symphra_django.runtime.worker import worker_id
+from symphra_django.runtime.worker import exception_text, worker_id
+from symphra_django.utils.text import shorten_name, shorten_traceback
 
 logger = logging.getLogger("symphra_django.django_tasks")
 
@@ -34,8 +35,9 @@ class LostCall(Exception):
 
 
 class DjangoTaskFailed(Exception):
-    """A Django task raised a BaseException that is not an Exception (e.g.
-    SystemExit): recorded as FAILED, reported to the worker as this."""
+    """A Django task raised a BaseException that is not an Exception
+    (KeyboardInterrupt, SystemExit, GeneratorExit …): recorded as FAILED,
+    reported to the worker as this ordinary exception."""
 
 
 def execute(result_id: str, path: str, alias: str) -> None:
@@ -46,7 +48,8 @@ def execute(result_id: str, path: str, alias: str) -> None:
             "not committed (enqueue with transaction.on_commit) or was rolled back"
         )
     if row.status == Status.SUCCESSFUL:
-        logger.info("Django task %s (%s) already succeeded; not running it again", path, result_id)
+        logger.info("Django task %s (%s) already succeeded; not running it again",
+                    shorten_name(path), shorten_name(result_id))
         return
     if row.task_path != path or row.backend != alias:
         raise UnknownDjangoTask(
@@ -74,15 +77,13 @@ def execute(result_id: str, path: str, alias: str) -> None:
             value = task.call(*result.args, **result.kwargs)
         value = normalize_json(value)
         json.dumps(value, allow_nan=False)  # fails here, as FAILED, not at save time
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit … included: the call FAILED
         _record_error(row, exc)
         update_task_result(result, row)
         task_finished.send(sender=sender, task_result=result)
         if isinstance(exc, Exception):
             raise
-        raise DjangoTaskFailed(f"{type(exc).__name__}: {exc}") from exc
+        raise DjangoTaskFailed(exception_text(exc)) from exc
     row.status = Status.SUCCESSFUL
     row.return_value = value
     row.finished_at = timezone.now()
@@ -115,7 +116,7 @@ def _record_error(row: DjangoTaskResult, exc: BaseException) -> None:
     kind = type(exc)
     row.errors = [*row.errors, {
         "exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
-        "traceback": "".join(format_exception(exc)),
+        "traceback": shorten_traceback("".join(format_exception(exc))),
     }]
     row.status = Status.FAILED
     row.finished_at = timezone.now()

@@ -4,6 +4,7 @@ database connection hygiene around it (as Django does around a request)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from django.db import connections
@@ -68,10 +69,59 @@ class Runner:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
         try:
-            return self._loop.run_until_complete(asyncio.wait_for(task.func(*args, **kwargs), timeout))
+            return self._loop.run_until_complete(
+                asyncio.wait_for(_contained(task.func(*args, **kwargs)), timeout)
+            )
         except TimeoutError:
             raise TaskTimeout(f"task {task.name!r} exceeded its timeout of {timeout:g}s") from None
+        except _Escaped as escaped:
+            error = escaped.error
+        except Exception:
+            raise
+        except BaseException:
+            # Something of the task's (a task it started itself) stopped the
+            # loop with KeyboardInterrupt or SystemExit: the loop may hold
+            # callbacks that would raise it again, so the next task gets a
+            # new loop.
+            self._discard_loop()
+            raise
+        # Raised outside the except clause, so that the task's exception is
+        # not chained to the wrapper that carried it out of the loop.
+        raise error
+
+    def _discard_loop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed():
+            return
+        try:
+            for pending in asyncio.all_tasks(loop):
+                pending.cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+        except BaseException:  # noqa: BLE001 - best effort: the loop is dropped anyway
+            pass
+        finally:
+            loop.close()
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.close()
+
+
+class _Escaped(Exception):
+    """Carries a task's KeyboardInterrupt or SystemExit out of the event loop.
+
+    asyncio re-raises those two out of ``run_until_complete`` from inside the
+    task machinery, leaving the loop's tasks half finished; wrapped in an
+    ordinary exception they end the task's coroutine like any failure.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+async def _contained(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        return await coroutine
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise _Escaped(exc) from None

@@ -186,7 +186,7 @@ class Scheduler:
 
     def run(self, install_signals: bool = True) -> bool:
         """Start, block until SIGTERM/SIGINT, stop gracefully. A second signal
-        exits at once (leases then expire and the work is redone, C6)."""
+        exits at once (leases then expire and the work is redone)."""
         requested = threading.Event()
         if install_signals:
             install_signal_handlers(requested)

@@ -1,12 +1,22 @@
 """Workers: claim a batch → run each task → acknowledge, retry or fail.
 
 A ``WorkerPool`` runs ``concurrency`` threads against one backend and a list
-of queues. Each thread claims up to ``batch_size`` due tasks per round trip,
-runs them one by one and acknowledges the successes in one call. A lease
-keeper thread renews the leases of every claimed task that has not finished,
-so long tasks are not handed to another worker (C6). On ``stop`` the threads
-stop claiming, finish the task they are running (up to the shutdown timeout)
-and hand back the claimed tasks they have not started, at once.
+of queues. Each thread claims up to ``batch_size`` due tasks per round trip
+and runs them one by one. Each success is handed to the pool's
+:class:`~symphra_django.runtime.acknowledger.Acknowledger` as it finishes,
+which acknowledges what finished in the last few milliseconds in one call: a
+killed worker's finished tasks are not run again. A lease keeper thread renews
+the leases of every claimed task not yet acknowledged, so long tasks are not
+handed to another worker. On ``stop`` the threads stop claiming, finish the
+task they are running (up to the shutdown timeout), hand back the claimed
+tasks they have not started, at once, and pending acknowledgements are sent.
+
+Whatever a task raises, ``BaseException`` included (``KeyboardInterrupt``,
+``SystemExit``, ``GeneratorExit``, ``asyncio.CancelledError``), is that
+task's failure: the thread records it and goes on to the next task. Signals
+sent to ``runscheduler`` never reach these threads (Python delivers them to
+the main thread, whose handlers stop the pool), so a ``KeyboardInterrupt``
+seen here was raised by task code.
 """
 
 from __future__ import annotations
@@ -23,12 +33,14 @@ from typing import Any
 
 from symphra_django.backends.base import QueueBackend
 from symphra_django.messages import TaskMessage
+from symphra_django.runtime.acknowledger import Acknowledger
 from symphra_django.runtime.doorbell import Doorbell
 from symphra_django.runtime.metrics import Metrics
 from symphra_django.runtime.runner import Runner
 from symphra_django.tasks.context import reset_current, set_current
 from symphra_django.tasks.registry import TaskRegistry
 from symphra_django.tasks.registry import registry as default_registry
+from symphra_django.utils.text import shorten_error, shorten_name, shorten_traceback
 
 logger = logging.getLogger("symphra_django.worker")
 
@@ -41,6 +53,22 @@ BUSY_POLL = 0.001
 
 #: Called after each run: (message, ok, error text or None, duration).
 FinishHook = Callable[[TaskMessage, bool, str | None, float], None]
+
+#: Lease-loss warnings name this many task ids; the rest are counted.
+LOST_LEASES_SHOWN = 5
+#: At shutdown, pending acknowledgements get at least this long to be sent,
+#: even when the running tasks used up the shutdown timeout.
+ACK_FLUSH_GRACE = 5.0
+
+
+def exception_text(exc: BaseException) -> str:
+    """``"ValueError: reason"``, bounded (see ``utils.text``), for logs and the
+    failed store; an exception whose ``str()`` fails is named by its type."""
+    try:
+        detail = str(exc)
+    except Exception:  # noqa: BLE001 - a task's exception may be broken in any way
+        detail = "<str() of the exception failed>"
+    return shorten_error(f"{type(exc).__name__}: {detail}")
 
 
 def worker_id() -> str:
@@ -81,6 +109,9 @@ class WorkerPool:
         self._stopping = threading.Event()
         self._doorbell = Doorbell(concurrency)
         self._threads: list[threading.Thread] = []
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
+        self._acks = Acknowledger(self._acknowledge, self._forget)
         self._held: dict[str, TaskMessage] = {}
         self._held_lock = threading.Lock()
         self._busy = 0
@@ -92,28 +123,39 @@ class WorkerPool:
 
     def start(self) -> None:
         self.backend.add_listener(self._doorbell)
+        self._acks.start()
         for index in range(self.concurrency):
             thread = threading.Thread(target=self._work, args=(index,), name=f"symphra-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        keeper = threading.Thread(target=self._keep_leases, name="symphra-lease-keeper", daemon=True)
-        keeper.start()
-        self._threads.append(keeper)
+        self._keeper = threading.Thread(target=self._keep_leases, name="symphra-lease-keeper", daemon=True)
+        self._keeper.start()
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop claiming, let running tasks finish (up to ``timeout``), hand
-        back what was claimed but not started. True if all threads finished."""
+        back what was claimed but not started, send pending acknowledgements.
+        True if all threads finished."""
         self._stopping.set()
         self._doorbell.open()
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
-        finished = not any(t.is_alive() for t in self._threads)
+        workers_done = not any(t.is_alive() for t in self._threads)
+        # Finished tasks are acknowledged even if the running ones used up the
+        # timeout: handing them back instead would run them again.
+        remaining = None if deadline is None else max(ACK_FLUSH_GRACE, deadline - time.monotonic())
+        acks_done = self._acks.close(remaining)
+        # The leases of tasks still running or waiting for their
+        # acknowledgement were renewed until here.
+        self._keeper_stop.set()
+        if self._keeper is not None:
+            self._keeper.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.backend.remove_listener(self._doorbell)
-        if not finished:
-            self._release(self._held_messages(), "shutdown timeout")
-        return finished
+        if not workers_done:
+            waiting = self._acks.holding()
+            self._release([m for m in self._held_messages() if m.id not in waiting], "shutdown timeout")
+        return workers_done and acks_done
 
     @property
     def idle(self) -> bool:
@@ -163,7 +205,12 @@ class WorkerPool:
                 if len(batch) == self.batch_size:
                     # A full batch: more may be waiting; bring in a helper.
                     self._doorbell.set()
-                self._run_batch(batch, runner)
+                try:
+                    self._run_batch(batch, runner)
+                except Exception:  # a worker thread must outlive any one batch
+                    logger.error("worker thread %s: unexpected error while running a batch; the "
+                                 "tasks it did not answer will be delivered again when their leases "
+                                 "expire", index, exc_info=True)
         finally:
             runner.close()
             from django.db import connections
@@ -194,48 +241,60 @@ class WorkerPool:
         return batch
 
     def _run_batch(self, batch: list[TaskMessage], runner: Runner) -> None:
-        done: list[TaskMessage] = []
         runner.new_batch()
+        answered = 0
         with self._busy_lock:
             self._busy += 1
         try:
-            for position, message in enumerate(batch):
+            for message in batch:
                 if self._stopping.is_set():
-                    self._release(batch[position:], "shutdown")
+                    self._release(batch[answered:], "shutdown")
+                    answered = len(batch)
                     break
-                if self._execute(message, runner):
-                    done.append(message)
-            if done:
-                self._call(self.backend.acknowledge_many_sync, done)
+                ok = self._execute(message, runner)
+                answered += 1
+                if ok:
+                    # Held (its lease renewed) until acknowledged.
+                    self._acks.add(message)
+                else:
+                    self._forget([message])
         finally:
-            self._forget(batch)
+            # Only if something went wrong: stop renewing what was not
+            # answered, so that its lease expires and it is redone.
+            self._forget(batch[answered:])
             with self._busy_lock:
                 self._busy -= 1
+
+    def _acknowledge(self, messages: list[TaskMessage]) -> None:
+        self._call(self.backend.acknowledge_many_sync, messages)
 
     def _execute(self, message: TaskMessage, runner: Runner) -> bool:
         """Run one message; True if it succeeded (to be acknowledged)."""
         task = self.registry.get(message.name)
         if task is None:
-            self._fail(message, f"unknown task {message.name!r}: no task of that name is declared "
-                                "in this project (is its tasks.py in an installed app?)", None)
+            self._fail(message, f"unknown task {shorten_name(repr(message.name))}: no task of that name "
+                                "is declared in this project (is its tasks.py in an installed app?)", None)
             return False
         started = time.time()
         message.meta.setdefault("worker", worker_id())
         token = set_current(message)
         try:
             runner.run(task, message.args, message.kwargs)
-        except Exception as exc:  # noqa: BLE001 - every task failure is recorded
+        except BaseException as exc:  # noqa: BLE001 - task code cannot end its worker thread
             duration = time.time() - started
-            error = f"{type(exc).__name__}: {exc}"
-            trace = tb.format_exc()
+            error = exception_text(exc)
+            trace = shorten_traceback(tb.format_exc())
             policy = task.policy
             # The message says how many runs it has (its policy's
             # max_attempts, set when it was enqueued); the policy says which
-            # errors are retried and how long to wait.
+            # errors are retried and how long to wait. A BaseException that
+            # is not an Exception (SystemExit, KeyboardInterrupt …) is
+            # retried only if retry_on names it: the default is Exception.
             if message.attempts < message.max_attempts and isinstance(exc, policy.retry_on):
                 delay = policy.delay(message.attempts)
                 logger.warning("task %s (%s) failed on attempt %s, retrying in %.1fs: %s",
-                               message.name, message.id, message.attempts_display, delay, error)
+                               shorten_name(message.name), shorten_name(message.id),
+                               message.attempts_display, delay, error)
                 self._call(self.backend.reject_sync, message, True, delay=delay, error=error, traceback=trace)
                 self.metrics.record(message.name, ok=False, duration=duration, retried=True)
             else:
@@ -251,7 +310,7 @@ class WorkerPool:
         return True
 
     def _fail(self, message: TaskMessage, error: str, trace: str | None, ran: bool = False) -> None:
-        logger.error("task %s (%s) failed%s: %s", message.name, message.id,
+        logger.error("task %s (%s) failed%s: %s", shorten_name(message.name), shorten_name(message.id),
                      f" on attempt {message.attempts_display}" if ran else "", error)
         self._call(self.backend.reject_sync, message, False, error=error, traceback=trace)
 
@@ -260,11 +319,11 @@ class WorkerPool:
             try:
                 self.on_finished(message, ok, error, duration)
             except Exception:
-                logger.warning("could not record the outcome of %s", message.id, exc_info=True)
+                logger.warning("could not record the outcome of %s", shorten_name(message.id), exc_info=True)
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Answer the backend, retrying a few times: if it stays down the
-        lease expires and the task runs again (at-least-once, C6)."""
+        lease expires and the task runs again (delivery is at least once)."""
         for attempt in range(5):
             try:
                 return method(*args, **kwargs)
@@ -279,7 +338,7 @@ class WorkerPool:
     def _release(self, messages: list[TaskMessage], why: str) -> None:
         for message in messages:
             if self._call(self.backend.reject_sync, message, True, delay=0.0, error=None, traceback=None):
-                logger.info("handed back %s (%s) at %s", message.name, message.id, why)
+                logger.info("handed back %s (%s) at %s", shorten_name(message.name), shorten_name(message.id), why)
         self._forget(messages)
 
     # -- leases --------------------------------------------------------------------
@@ -295,15 +354,44 @@ class WorkerPool:
 
     def _keep_leases(self) -> None:
         interval = max(0.05, self.lease_seconds / 3)
-        while not self._stopping.wait(interval):
-            now = time.time()
-            for message in self._held_messages():
-                if message.lease_expires is None or message.lease_expires - now > self.lease_seconds / 2:
-                    continue
-                try:
-                    if not self.backend.extend_lease_sync(message, self.lease_seconds):
-                        logger.warning("lost the lease of %s (%s): it may run twice", message.name, message.id)
-                except NotImplementedError:
-                    return
-                except Exception:
-                    logger.warning("could not extend the lease of %s", message.id, exc_info=True)
+        while not self._keeper_stop.wait(interval):
+            if not self.renew_leases():
+                return
+
+    def renew_leases(self, now: float | None = None) -> bool:
+        """One round of the lease keeper: renew the leases that run out
+        within half a lease. False if the backend cannot renew leases.
+
+        Losses and errors are logged once per round, with a count: after an
+        outage every held task may have lost its lease at once.
+        """
+        now = time.time() if now is None else now
+        lost: list[TaskMessage] = []
+        errors: list[TaskMessage] = []
+        first_error: BaseException | None = None
+        for message in self._held_messages():
+            if message.lease_expires is None or message.lease_expires - now > self.lease_seconds / 2:
+                continue
+            try:
+                if not self.backend.extend_lease_sync(message, self.lease_seconds):
+                    lost.append(message)
+            except NotImplementedError:
+                return False
+            except Exception as exc:  # noqa: BLE001 - reported below, retried next round
+                errors.append(message)
+                first_error = first_error or exc
+        if lost:
+            # Renewing a lost lease cannot succeed: stop trying, and warn once.
+            self._forget(lost)
+            logger.warning("lost the lease of %d task(s) (%s): they may run twice",
+                           len(lost), _some_ids(lost))
+        if errors:
+            logger.warning("could not extend the lease of %d task(s) (%s); will try again",
+                           len(errors), _some_ids(errors), exc_info=first_error)
+        return True
+
+
+def _some_ids(messages: list[TaskMessage]) -> str:
+    shown = ", ".join(shorten_name(m.id) for m in messages[:LOST_LEASES_SHOWN])
+    more = len(messages) - LOST_LEASES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown

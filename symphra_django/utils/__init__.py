@@ -1,2 +1,3 @@
 """Small helpers: identifier validation, masking secrets in URLs, epoch
-seconds ⇄ datetimes, running a call with a time limit."""
+seconds ⇄ datetimes, running a call with a time limit, bounding text for logs
+and stored reasons."""

@@ -113,6 +113,30 @@ def test_a_raising_task_fails_with_the_exception_class_and_traceback(backend):
         result.return_value  # noqa: B018 - the property raises
 
 
+@pytest.mark.parametrize("kind", ["GeneratorExit", "KeyboardInterrupt", "SystemExit"])
+def test_a_task_raising_a_base_exception_fails_and_the_worker_runs_the_next_call(backend, memory, kind):
+    result = jobs.interrupt.enqueue(kind)
+    after = jobs.add.enqueue(1, 2)
+    run_burst("--workers", "1")
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    [error] = result.errors
+    assert error.exception_class_path == f"builtins.{kind}"
+    assert f"{kind}: " in error.traceback and "in interrupt" in error.traceback
+    [failed] = memory.list_failed_sync()
+    assert failed.id == result.id and failed.error.startswith("DjangoTaskFailed: ")
+    after.refresh()
+    assert after.status == TaskResultStatus.SUCCESSFUL and after.return_value == 3
+
+
+def test_an_async_task_raising_cancelled_error_fails(backend, memory):
+    result = jobs.async_cancelled.enqueue()
+    run_burst("--workers", "1")
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    assert result.errors[0].exception_class_path == "asyncio.exceptions.CancelledError"
+
+
 def test_a_raising_task_is_not_retried_and_lands_in_the_failed_store(backend, memory):
     result = jobs.fail.enqueue("once")
     run_burst()

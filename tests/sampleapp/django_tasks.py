@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -54,3 +55,18 @@ def returns_a_set() -> set:
 @task
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+@task
+def interrupt(kind: str) -> None:
+    """Raises the BaseException named ``kind``, as misbehaving task code may."""
+    if kind == "KeyboardInterrupt":
+        raise KeyboardInterrupt("pressed by the task")
+    if kind == "SystemExit":
+        raise SystemExit("exit by the task")
+    raise GeneratorExit("closed by the task")
+
+
+@task
+async def async_cancelled() -> None:
+    raise asyncio.CancelledError("cancelled by the task")

@@ -44,6 +44,7 @@ from symphra_django.backends.database.inspection import DatabaseInspection
 from symphra_django.backends.database.times import model_datetime
 from symphra_django.messages import TaskMessage
 from symphra_django.models import QueuedTask
+from symphra_django.utils.text import shorten_name
 
 logger = logging.getLogger("symphra_django.backends.database")
 
@@ -305,7 +306,7 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
                     )
                     if self.attempts_exhausted(message):
                         error = lease_expired_error(message)
-                        logger.warning("task %s failed: %s", task_id, error)
+                        logger.warning("task %s failed: %s", shorten_name(task_id), error)
                         cursor.execute(
                             dialect.fail_expired(), [error, db_now, db_now, task_id, token]
                         )
