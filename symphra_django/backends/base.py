@@ -41,7 +41,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar
 
 from symphra_django.exceptions import BackendUnavailable, CorruptPayload
-from symphra_django.messages import DEFAULT_QUEUE, QueueStats, TaskMessage, delivery_limit
+from symphra_django.messages import DEFAULT_QUEUE, REASON_LENGTH, QueueStats, TaskMessage, delivery_limit
 from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.utils.secrets import mask_urls_in
 from symphra_django.utils.times import to_timestamp
@@ -642,11 +642,18 @@ class QueueBackend:
         self, entry: Any, reason: str, *, queue: str, task_id: str | None = None
     ) -> None:
         """File a stored entry that cannot become a task in the failed store,
-        with ``reason`` (short, from ``CorruptPayload``), and log one line."""
+        with ``reason`` (short, from ``CorruptPayload``), and log one line.
+
+        A longer reason (a backend's own, built from what it read) is cut to
+        ``REASON_LENGTH`` characters, its full length stated: stored data
+        must not reach the failed store or the log whole.
+        """
+        if len(reason) > REASON_LENGTH:
+            reason = f"{reason[:REASON_LENGTH]}… ({len(reason)} characters)"
         shown = "?" if task_id is None else repr(task_id[:80])
         logger.error(
             "stored task %s on queue %r of %s cannot be read; moved to the failed store: %s",
-            shown, queue[:80], self.describe(), reason[:300],
+            shown, queue[:80], self.describe(), reason,
         )
         self.store_unreadable(entry, f"corrupt payload: {reason}")
 
