@@ -41,10 +41,10 @@ from datetime import datetime
 from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar
 
 from symphra_django.exceptions import BackendUnavailable, CorruptPayload
-from symphra_django.messages import DEFAULT_QUEUE, QueueStats, TaskMessage, delivery_limit
+from symphra_django.messages import DEFAULT_QUEUE, REASON_LENGTH, QueueStats, TaskMessage, delivery_limit
 from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.utils.secrets import mask_urls_in
-from symphra_django.utils.text import shorten_error, shorten_name
+from symphra_django.utils.text import shorten, shorten_name
 from symphra_django.utils.times import to_timestamp
 
 logger = logging.getLogger("symphra_django.backends")
@@ -643,9 +643,14 @@ class QueueBackend:
         self, entry: Any, reason: str, *, queue: str, task_id: str | None = None
     ) -> None:
         """File a stored entry that cannot become a task in the failed store,
-        with ``reason`` (short, from ``CorruptPayload``), and log one line."""
+        with ``reason`` (short, from ``CorruptPayload``), and log one line.
+
+        A longer reason (a backend's own, built from what it read) is cut,
+        its full length stated: stored data must not reach the failed store
+        or the log whole.
+        """
         shown = "?" if task_id is None else shorten_name(repr(task_id))
-        reason = shorten_error(reason)
+        reason = shorten(reason, REASON_LENGTH)
         logger.error(
             "stored task %s on queue %s of %s cannot be read; moved to the failed store: %s",
             shown, shorten_name(repr(queue)), self.describe(), reason,

@@ -37,6 +37,11 @@ from symphra_django.tasks.registry import registry as default_registry
 
 logger = logging.getLogger("symphra_django.scheduler")
 
+#: Seconds a burst waits, beyond its own lease, for tasks leased by another
+#: worker: time for the backend to notice that a dead worker's lease ran out
+#: and for this process to claim the task.
+HELD_GRACE = 5.0
+
 
 def connect_backend(backend: QueueBackend, retries: int | None = None) -> None:
     """Connect at start, retrying with backoff; BackendUnavailable after ``retries``.
@@ -204,9 +209,23 @@ class Scheduler:
                            self.shutdown_timeout)
         return finished
 
-    def run_burst(self, settle: float = 0.2) -> None:
-        """Run what is due (one beat pass included), then return once no
-        queue holds anything due and no worker holds a task."""
+    def run_burst(self, settle: float = 0.2, held_wait: float | None = None) -> bool:
+        """Run what is due (one beat pass included), then stop once the work
+        is done: no queue holds a task due now or in flight, and no worker of
+        this process holds one. Returns True then.
+
+        "Due" is whatever the backend counts as ready, entries written by
+        other programs included: an unreadable one is claimed and filed in
+        the failed store like any other. Tasks in flight under another
+        worker's lease are waited for: if that worker died, its lease runs
+        out and the task comes back here and runs. A lease still held after
+        ``held_wait`` seconds without a change in the counts (default: this
+        scheduler's lease plus :data:`HELD_GRACE`) is being renewed, so its
+        worker is alive and will finish it: the burst then logs how many
+        tasks that is and returns False. Delayed tasks (retries, future
+        ticks) do not keep it running.
+        """
+        held_wait = self.lease_seconds + HELD_GRACE if held_wait is None else held_wait
         connect_backend(self.backend)
         if self.beat_enabled:
             Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME")).run_pending()
@@ -216,26 +235,59 @@ class Scheduler:
         finally:
             self.beat_enabled = beat
         assert self.pool is not None
-        quiet_since = None
+        quiet_since: float | None = None
+        waiting: tuple[float, tuple[int, int]] | None = None
+        done = True
         while True:
             time.sleep(0.02)
-            if self.pool.idle and not self._anything_due():
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since >= settle:
+            if not self.pool.idle:
+                quiet_since = waiting = None
+                continue
+            counts = ready, held = self._pending_counts()
+            now = time.monotonic()
+            if ready:
+                quiet_since = waiting = None
+            elif held:
+                # Nothing to do here, but tasks are leased elsewhere: wait
+                # while the counts move, or for one lease to run out.
+                quiet_since = None
+                if waiting is None or waiting[1] != counts:
+                    waiting = (now, counts)
+                elif now - waiting[0] >= held_wait:
+                    logger.warning(
+                        "burst: %d task(s) still in flight after %.0fs under leases other workers "
+                        "keep renewing; those workers are running them. Exiting.", held, held_wait,
+                    )
+                    done = False
                     break
             else:
-                quiet_since = None
+                waiting = None
+                quiet_since = quiet_since or now
+                if now - quiet_since >= settle:
+                    break
         self.stop()
+        return done
 
     def _anything_due(self) -> bool:
+        """Whether a queue holds a task due now (stored by anyone)."""
+        return self._pending_counts()[0] > 0
+
+    def _pending_counts(self) -> tuple[int, int]:
+        """Tasks due now, and tasks in flight, over this scheduler's queues.
+
+        Read through ``get_stats``; a backend without it gives its queue
+        size, counted as due (it cannot tell the two apart).
+        """
+        ready = held = 0
         for queue in self.queue_names():
             try:
-                if self.backend.get_stats_sync(queue).ready:
-                    return True
+                stats = self.backend.get_stats_sync(queue)
             except NotSupported:
-                if self.backend.get_queue_size_sync(queue):
-                    return True
-        return False
+                ready += self.backend.get_queue_size_sync(queue)
+            else:
+                ready += stats.ready
+                held += stats.in_flight
+        return ready, held
 
     def _record_outcome(self, message: TaskMessage, ok: bool, error: str | None, duration: float) -> None:
         if self.throughput is not None:

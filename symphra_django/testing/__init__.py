@@ -18,7 +18,9 @@ import pytest
 
 # Plain asserts in an installed package are not rewritten by pytest unless it
 # is told before the import; with it, a failing rule shows the values compared.
-pytest.register_assert_rewrite("symphra_django.testing.harness", "symphra_django.testing.contract")
+pytest.register_assert_rewrite(
+    "symphra_django.testing.harness", "symphra_django.testing.contract", "symphra_django.testing.hostile"
+)
 
 from symphra_django.testing.contract import (  # noqa: E402
     BackendContractTests,
@@ -35,6 +37,7 @@ from symphra_django.testing.contract import (  # noqa: E402
     StoringRules,
 )
 from symphra_django.testing.harness import ContractHarness, delivery_limit, message  # noqa: E402
+from symphra_django.testing.hostile import HostileInputRules  # noqa: E402
 from symphra_django.testing.waiting import wait_for_time, wait_until  # noqa: E402
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "ContractHarness",
     "DeliveryLimitRules",
     "DueTimeRules",
+    "HostileInputRules",
     "LeaseExpiryRules",
     "LeasingRules",
     "PayloadSafetyRules",

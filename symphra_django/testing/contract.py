@@ -1,7 +1,7 @@
 """The queue backend contract, as tests any backend can run.
 
 Each class below holds the rules of one area, explained in its docstring; the
-rule ids (C1 to C12) are those of the table in ``docs/custom-backends.md``.
+rule ids (C1 to C13) are those of the table in ``docs/custom-backends.md``.
 :class:`BackendContractTests` gathers them all. A backend's author subclasses
 it (or only some of the areas, each of which can stand alone) and says how to
 make a backend::
@@ -36,6 +36,7 @@ from symphra_django.testing.harness import (
     delivery_limit,
     message,
 )
+from symphra_django.testing.hostile import HostileInputRules
 from symphra_django.testing.waiting import wait_for_time, wait_until
 
 OpenBackend = Callable[..., QueueBackend]
@@ -579,8 +580,9 @@ class BackendContractTests(
     SizeAndStatsRules,
     ClearAndHealthRules,
     PayloadSafetyRules,
+    HostileInputRules,
 ):
-    """Every rule of the queue backend contract (C1 to C12).
+    """Every rule of the queue backend contract (C1 to C13).
 
     Subclass it with a name pytest collects (``Test…``) and override
     :meth:`~symphra_django.testing.harness.ContractHarness.make_backend`.

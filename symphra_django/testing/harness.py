@@ -44,7 +44,7 @@ class ContractHarness:
 
     A backend's author overrides :meth:`make_backend` (or, when making a
     backend needs other fixtures, the :meth:`backend_maker` fixture) and,
-    optionally, :meth:`store_raw_payload`. The class attributes tune how long
+    optionally, :meth:`store_raw_payload` and :meth:`store_forged_entry`. The class attributes tune how long
     the time-dependent rules wait.
     """
 
@@ -90,6 +90,25 @@ class ContractHarness:
         raise NotSupported(
             f"{type(self).__name__} does not override store_raw_payload(), "
             "so the kit cannot plant a raw payload in its storage"
+        )
+
+    def store_forged_entry(self, backend: QueueBackend, queue: str, task: TaskMessage) -> None:
+        """Put ``task`` into ``backend``'s storage as a task of ``queue``, due
+        now, with a payload that reads fine (``task.to_json()``) but with the
+        backend's own bookkeeping for it forged or damaged, the way a program
+        that does not know the backend's invariants would write it: a state
+        value of the wrong shape, headers naming a lease or ledger row that
+        does not exist, columns out of range.
+
+        The hostile-input rules use it to check that such an entry is either
+        handed out as its payload says or filed as failed with a reason,
+        never silently dropped, and that it costs the tasks around it
+        nothing. Without an override that rule is skipped (a backend that
+        keeps no bookkeeping apart from the payload has nothing to forge).
+        """
+        raise NotSupported(
+            f"{type(self).__name__} does not override store_forged_entry(), "
+            "so the kit cannot forge an entry's bookkeeping in its storage"
         )
 
     # -- fixtures -------------------------------------------------------------------

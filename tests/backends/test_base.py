@@ -150,3 +150,26 @@ def test_both_sides_of_a_pair_share_one_signature_and_docstring(name):
     assert inspect.signature(sync_side) == inspect.signature(async_side)
     assert sync_side.__doc__ == async_side.__doc__ and async_side.__doc__
     assert sync_side.__name__ == f"{name}_sync"
+
+
+def test_a_long_reason_for_an_unreadable_entry_is_cut_and_its_length_stated(caplog):
+    import logging
+
+    from symphra_django.backends import MemoryBackend
+    from symphra_django.messages import REASON_LENGTH
+
+    caplog.set_level(logging.ERROR, "symphra_django")
+    filed = []
+
+    class Filing(MemoryBackend):
+        def store_unreadable(self, entry, error):
+            filed.append(error)
+
+    reason = "no such header: " + "x" * 100_000
+    Filing().fail_unreadable("entry", reason, queue="default", task_id="t" * 10_000)
+    [error] = filed
+    assert error.startswith("corrupt payload: no such header: xxx")
+    assert error.endswith(f"… ({len(reason)} characters)")
+    assert len(error) < REASON_LENGTH + 100
+    [logged] = caplog.records
+    assert len(logged.getMessage()) < 1000

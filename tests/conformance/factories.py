@@ -9,11 +9,13 @@ other tests use ``FACTORIES`` to run on every real server.
 
 from __future__ import annotations
 
+import heapq
 import time
 import uuid
 from collections.abc import Callable
 
 from symphra_django.backends import MemoryBackend, NotSupported, QueueBackend
+from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import TaskMessage
 
 
@@ -47,9 +49,19 @@ class BackendFactory:
         """Set up what the backend needs for this test (e.g. its database)."""
 
     def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | str | None:
-        """Store ``raw`` as if it were a task payload on ``queue``, due now;
-        returns what was stored (None where no payload is stored)."""
+        """Store ``raw`` as if it were a task payload on ``queue``, due now,
+        with the backend's raw client as another program would; returns what
+        was stored (None where no payload is stored)."""
         raise NotSupported(f"{type(self).__name__} cannot store a raw payload")
+
+    def inject_forged(self, backend: QueueBackend, queue: str, task: TaskMessage) -> None:
+        """Store ``task`` on ``queue``, due now, with a valid payload but the
+        backend's bookkeeping for it forged (the kit's ``store_forged_entry``)."""
+        raise NotSupported(f"{type(self).__name__} cannot forge an entry's bookkeeping")
+
+    def raw_id(self) -> str:
+        """A fresh id for an entry planted behind the backend's back."""
+        return f"raw-{uuid.uuid4().hex[:12]}"
 
     def teardown(self) -> None:
         for backend in self.made:
@@ -67,14 +79,36 @@ class MemoryFactory(BackendFactory):
             self.shared = MemoryBackend(alias="conformance", **options)
         return self.shared
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> None:
-        # Memory holds objects, not payloads: what stands for an unreadable
-        # one is a stored message whose fields no longer validate (meta is
-        # the raw bytes), which its delivery's copy refuses like a payload.
-        planted = TaskMessage(name="<planted>", id=f"corrupt-{self.namespace}", queue=queue)
-        planted.meta = raw  # type: ignore[assignment]
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | None:
+        # Memory holds objects, not payloads. A payload that reads is planted
+        # as the message it reads as; what stands for an unreadable one is a
+        # planted invalid object (meta is the raw bytes), which its delivery's
+        # copy refuses like a payload.
+        try:
+            planted = TaskMessage.from_json(raw)
+        except CorruptPayload:
+            planted = TaskMessage(name="<planted>", id=self.raw_id(), queue=queue)
+            planted.meta = raw  # type: ignore[assignment]
+            stored = None
+        else:
+            planted.queue = queue
+            stored = raw
         with backend._lock:  # type: ignore[attr-defined]
             backend._push(backend._queue(queue), planted, time.time())  # type: ignore[attr-defined]
+        return stored
+
+    def inject_forged(self, backend: QueueBackend, queue: str, task: TaskMessage) -> None:
+        # Its bookkeeping is the object's delivery state and the heap entry
+        # that orders it: a lease nobody holds, attempts beyond any limit,
+        # and a heap priority its message does not have.
+        task.queue = queue
+        task.attempts = 10**6
+        task.lease_token, task.lease_expires = "forged", 0.0
+        with backend._lock:  # type: ignore[attr-defined]
+            q = backend._queue(queue)  # type: ignore[attr-defined]
+            seq = next(backend._seq)  # type: ignore[attr-defined]
+            q.pending[task.id] = (seq, task)
+            heapq.heappush(q.ready, (-(10**7), task.scheduled_time, seq, task.id))
 
 
 # Factories in their own modules subclass BackendFactory, defined above.

@@ -11,6 +11,7 @@ import pika
 import pytest
 
 from symphra_django.backends import QueueBackend
+from symphra_django.messages import TaskMessage
 
 from .factories import BackendFactory
 
@@ -30,16 +31,29 @@ class RabbitMQFactory(BackendFactory):
 
         return RabbitMQBackend(alias="conformance", url=URL, exchange_name=self.namespace, **options)
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes:
-        # Published as a foreign producer would: straight into the work queue.
+    def _publish(self, backend: QueueBackend, queue: str, body: bytes, headers: dict | None) -> None:
+        """Publish with plain pika as a foreign producer would: straight into
+        the work queue, confirmed."""
         backend._ensure_queue(queue)
         with pika.BlockingConnection(pika.URLParameters(URL)) as connection:
             channel = connection.channel()
             channel.confirm_delivery()
             channel.basic_publish(
-                backend.topology.exchange, backend.topology.work_key(queue), raw, mandatory=True
+                backend.topology.exchange, backend.topology.work_key(queue), body,
+                pika.BasicProperties(headers=headers), mandatory=True,
             )
+
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes:
+        self._publish(backend, queue, raw, None)
         return raw
+
+    def inject_forged(self, backend: QueueBackend, queue: str, task: TaskMessage) -> None:
+        # symphra's own headers, forged: a ledger token no row has.
+        headers = {
+            "x-symphra-token": "forged", "x-symphra-id": task.id,
+            "x-symphra-due": round(task.scheduled_time * 1e6), "x-symphra-priority": task.priority,
+        }
+        self._publish(backend, queue, task.to_json().encode(), headers)
 
     def teardown(self) -> None:
         topologies = [backend.topology for backend in self.made]

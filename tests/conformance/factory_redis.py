@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from symphra_django.backends import QueueBackend
+from symphra_django.backends.redis.keys import KEY_NAMES, order_head, queue_keys
+from symphra_django.messages import TaskMessage, delivery_limit
 
 from .factories import BackendFactory
 
@@ -19,12 +22,22 @@ class RedisFactory(BackendFactory):
 
         return RedisBackend(alias="conformance", url=URL, key_prefix=self.namespace, **options)
 
-    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes:
-        from symphra_django.backends.redis.keys import order_head
+    def _plant(self, backend: QueueBackend, queue: str, task_id: str, payload: bytes, state: str | None) -> None:
+        """Write one task's keys with plain redis-py commands, as another
+        program would: the payload, its state (``attempts:limit:ordkey``
+        unless ``state`` forges it) and its place in the ready index."""
+        keys = dict(zip(KEY_NAMES, queue_keys(backend.key_prefix, queue), strict=True))
+        client = backend._connected()
+        seq = client.incr(keys["seq"])
+        ordkey = f"{order_head(0, time.time())}{seq:016d}{task_id}"
+        with client.pipeline(transaction=True) as pipe:
+            pipe.hset(keys["tasks"], task_id, payload)
+            pipe.hset(keys["state"], task_id, state if state is not None else f"0:{delivery_limit(1)}:{ordkey}")
+            pipe.zadd(keys["ready"], {ordkey: 0})
+            pipe.execute()
 
-        # Filed by the backend's own enqueue script, as a task with a
-        # payload nobody can read.
-        backend._script("enqueue", queue, ["new", "corrupt-1", raw, 0, 0, order_head(0, 0.0), "0"])
+    def inject_corrupt(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes:
+        self._plant(backend, queue, self.raw_id(), raw, None)
         return raw
 
     def raw_client(self) -> Any:
@@ -50,6 +63,10 @@ class RedisFactory(BackendFactory):
                 client.hset(self.queue_key(queue, "state"), task_id, state)
         finally:
             client.close()
+
+    def inject_forged(self, backend: QueueBackend, queue: str, task: TaskMessage) -> None:
+        # A state value of the wrong shape (a tool that wrote JSON there).
+        self._plant(backend, queue, task.id, task.to_json().encode(), '{"attempts": "many"}')
 
     def teardown(self) -> None:
         if self.made:

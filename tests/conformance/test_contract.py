@@ -13,6 +13,7 @@ from typing import ClassVar
 import pytest
 
 from symphra_django.backends import QueueBackend
+from symphra_django.messages import TaskMessage
 from symphra_django.testing import BackendContractTests
 from tests.support import services
 
@@ -38,6 +39,9 @@ class BuiltInBackendContract(BackendContractTests):
 
     def store_raw_payload(self, backend: QueueBackend, queue: str, raw: bytes) -> bytes | str | None:
         return self.factory.inject_corrupt(backend, queue, raw)
+
+    def store_forged_entry(self, backend: QueueBackend, queue: str, task: TaskMessage) -> None:
+        self.factory.inject_forged(backend, queue, task)
 
 
 class TestMemoryBackend(BuiltInBackendContract):

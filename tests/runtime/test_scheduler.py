@@ -131,3 +131,69 @@ def test_periodic_outcomes_are_recorded_in_the_ledger(events):
     scheduler.run_burst()
     assert ledger.outcomes["t.tick"]["ok"] is False
     assert ledger.outcomes["t.tick"]["error"] == "RuntimeError: tick failed"
+
+
+# -- --burst: the work is done ----------------------------------------------------------
+
+
+def burst_scheduler(backend: MemoryBackend, **options) -> Scheduler:
+    return Scheduler(backend, beat=False, workers=1, poll_interval=0.01, **options)
+
+
+def test_burst_waits_for_a_task_leased_by_a_worker_that_died_and_runs_it(events):
+    backend = MemoryBackend(alias="default")
+    backend.enqueue_sync(sample.remember.message(["orphan"], {}, sample.remember.using().options))
+    # A worker of another process claimed it, then died: its lease runs out.
+    [_orphaned] = backend.dequeue_sync(1, lease_seconds=0.3)
+    backend.enqueue_sync(sample.remember.message(["ready"], {}, sample.remember.using().options))
+
+    assert burst_scheduler(backend).run_burst() is True
+
+    assert sorted(e[1] for e in events) == ["orphan", "ready"]
+    assert backend.get_queue_size_sync() == 0
+
+
+def test_burst_leaves_a_task_whose_lease_is_kept_to_its_worker_and_says_so(events, caplog):
+    caplog.set_level(logging.WARNING, "symphra_django")
+    backend = MemoryBackend(alias="default")
+    backend.enqueue_sync(sample.remember.message(["long"], {}, sample.remember.using().options))
+    # A live worker elsewhere holds it (its lease outlasts the wait).
+    [held] = backend.dequeue_sync(1, lease_seconds=600)
+
+    assert burst_scheduler(backend).run_burst(held_wait=0.2) is False
+
+    assert events == []
+    assert backend.get_status_sync(held.id) == "in_flight"
+    [warning] = [r.getMessage() for r in caplog.records if "burst" in r.getMessage()]
+    assert "1 task(s) still in flight" in warning
+
+
+def test_burst_does_not_wait_for_delayed_tasks(events):
+    import time as clock
+
+    backend = MemoryBackend(alias="default")
+    later = sample.remember.message(["later"], {}, sample.remember.using().options)
+    backend.enqueue_sync(later, clock.time() + 3600)
+
+    assert burst_scheduler(backend).run_burst() is True
+
+    assert events == []
+    assert backend.get_stats_sync().delayed == 1
+
+
+def test_burst_files_an_unreadable_entry_and_runs_the_tasks_around_it(events):
+    backend = MemoryBackend(alias="default")
+    options = sample.remember.using().options
+    backend.enqueue_sync(sample.remember.message([1], {}, options))
+    broken = sample.remember.message([2], {}, options)
+    backend.enqueue_sync(broken)
+    backend.enqueue_sync(sample.remember.message([3], {}, options))
+    # Changed in place after it was stored, as only this process can: its
+    # delivery refuses it like an unreadable payload.
+    backend._queues["default"].pending[broken.id][1].priority = 10**7
+
+    assert burst_scheduler(backend).run_burst() is True
+
+    assert sorted(e[1] for e in events) == [1, 3]
+    [failed] = backend.list_failed_sync()
+    assert failed.id == broken.id and "'priority'" in failed.error

@@ -260,7 +260,7 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
                             [*lease_params, *(row[0] for row in rows)],
                         )
                 # The select saw the attempts before the update counted this one.
-                return expires, [(r[0], r[1], r[2] + 1, r[3]) for r in rows]
+                return expires, [(r[0], r[1], min(r[2] + 1, sql.MAX_ATTEMPTS_COUNT), r[3]) for r in rows]
 
         expires, rows = self._run(claim)
         tasks: list[tuple[int, TaskMessage]] = []

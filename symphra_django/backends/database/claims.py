@@ -42,6 +42,8 @@ RESET_FIELDS = ("lease_token", "lease_expires", "last_error", "traceback", "fini
 CLAIM_FIELDS = ("id", "payload", "attempts", "seq")
 
 SUPPORTED_VENDORS = ("sqlite", "postgresql", "mysql")
+#: The largest attempts count every engine's attempts column holds.
+MAX_ATTEMPTS_COUNT = 2**31 - 1
 
 
 class Dialect:
@@ -80,8 +82,12 @@ class Dialect:
         self.claim_fields = ", ".join(
             self.payload_read.format(c[f]) if f == "payload" else c[f] for f in CLAIM_FIELDS
         )
+        # Attempts stop counting at the column's top (a row written by
+        # another program may hold it): an overflow would fail the whole
+        # claim, every time, and block the queue behind that one row.
         self.lease_set = (
-            f"{c['status']} = '{IN_FLIGHT}', {c['attempts']} = {c['attempts']} + 1, "
+            f"{c['status']} = '{IN_FLIGHT}', {c['attempts']} = CASE WHEN {c['attempts']} < {MAX_ATTEMPTS_COUNT} "
+            f"THEN {c['attempts']} + 1 ELSE {c['attempts']} END, "
             f"{c['lease_token']} = %s, {c['lease_expires']} = %s, {c['updated_at']} = %s"
         )
 
