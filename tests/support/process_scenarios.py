@@ -12,6 +12,7 @@ import signal
 import time
 
 from tests.support.processes import Project, finish
+from tests.support.waiting import wait_until
 
 #: Tasks one worker thread claims at a time (SYMPHRA["BATCH_SIZE"]).
 BATCH_SIZE = 32
@@ -56,6 +57,9 @@ def sigkill_mid_run_loses_nothing(
 def three_schedulers_run_one_per_tick(project: Project, seconds: int) -> None:
     """Three schedulers with an every-second cron: each tick runs once, none is skipped."""
     procs = [project.start("--workers", "1", SYMPHRA_E2E_CRON="1") for _ in range(3)]
+    # Counted from the first tick run, not from the start: three Django
+    # processes may take seconds to start on a loaded machine.
+    wait_until(lambda: project.rows("tick-"), timeout=60, message="the first cron tick to run")
     time.sleep(seconds)
     stopping = time.time()
     for proc in procs:
