@@ -7,6 +7,7 @@ SQL. They are checked against one strict pattern instead of being escaped.
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
 
@@ -16,7 +17,7 @@ IDENTIFIER_RULE = (
 )
 
 
-def is_identifier(value: object) -> bool:
+def is_identifier(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and IDENTIFIER_RE.match(value) is not None
 
 

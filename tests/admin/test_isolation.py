@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from io import StringIO
+from typing import ClassVar
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -45,7 +46,7 @@ class MeetingBackend(MemoryBackend):
 class HungBackend(MemoryBackend):
     """Its connect never returns until the test releases it."""
 
-    entered: list[str] = []
+    entered: ClassVar[list[str]] = []
     release = threading.Event()
 
     def connect_sync(self) -> None:
