@@ -73,8 +73,7 @@ def test_the_plain_text_report_has_no_password(request_):
         assert password not in text
 
 
-@override_settings(DEBUG=False, SYMPHRA=with_secrets(), ADMINS=[("Ops", "ops@example.com")],
-                   EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+@override_settings(DEBUG=False, SYMPHRA=with_secrets(), ADMINS=[("Ops", "ops@example.com")])
 @pytest.mark.parametrize("include_html", [False, True])
 def test_the_error_email_to_admins_has_no_password(request_, include_html):
     record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s",
