@@ -49,6 +49,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             id="symphra_django.E003",
         ))
     errors.extend(_check_task_backends())
+    errors.extend(_check_queue_names())
+    return errors
+
+
+def _check_queue_names() -> list[CheckMessage]:
+    """Queue names end up in URLs of the admin, Redis keys, AMQP names and SQL:
+    they are checked against one pattern rather than escaped everywhere."""
+    from symphra_django.tasks.registry import registry
+    from symphra_django.utils.identifiers import IDENTIFIER_RULE, is_identifier
+
+    named: list[tuple[object, str, object]] = [
+        (queue, "settings.SYMPHRA['QUEUES']", None) for queue in conf.get("QUEUES")
+    ]
+    for alias, config in conf.get("BACKENDS").items():
+        options = config.get("OPTIONS") if isinstance(config, dict) else None
+        if isinstance(options, dict) and "queue_name" in options:
+            named.append((options["queue_name"], f"settings.SYMPHRA['BACKENDS'][{alias!r}]['OPTIONS']['queue_name']",
+                          None))
+    named += [(task.queue, f"task {task.name!r}", task.origin) for task in registry]
+    errors: list[CheckMessage] = []
+    reported: set[tuple[object, str]] = set()
+    for queue, where, obj in named:
+        if not is_identifier(queue) and (repr(queue), where) not in reported:
+            reported.add((repr(queue), where))
+            errors.append(Error(
+                f"{where} has the invalid queue name {queue!r}: {IDENTIFIER_RULE}.",
+                hint="Queue names appear in admin URLs, Redis keys, RabbitMQ names and SQL; "
+                     "rename the queue.",
+                obj=obj,
+                id="symphra_django.E005",
+            ))
     return errors
 
 

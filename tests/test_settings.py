@@ -94,3 +94,27 @@ def test_system_check_reports_bad_settings():
 
 def test_system_check_is_quiet_when_all_is_well():
     assert check_settings() == []
+
+
+@pytest.mark.parametrize("bad", ["a/b", "with space", "-dash-first", "é", "x" * 101])
+def test_system_check_names_an_invalid_queue_name_and_the_allowed_characters(bad):
+    with override_settings(SYMPHRA={"QUEUES": ["default", bad]}):
+        [error] = check_settings()
+    assert error.id == "symphra_django.E005"
+    assert f"settings.SYMPHRA['QUEUES'] has the invalid queue name {bad!r}" in error.msg
+    assert "letters, digits, '_', '.', ':' and '-'" in error.msg
+
+
+def test_system_check_names_the_task_and_the_backend_option_with_an_invalid_queue(monkeypatch):
+    from symphra_django.tasks.registry import registry
+
+    task = registry.get("tests.sampleapp.tasks.noop")
+    monkeypatch.setattr(task, "queue", "reports/daily")
+    config = {"BACKENDS": {"default": {"BACKEND": "memory", "OPTIONS": {"queue_name": "a b"}}}}
+    with override_settings(SYMPHRA=config):
+        errors = [e for e in check_settings() if e.id == "symphra_django.E005"]
+    assert [e.msg.split(":")[0] for e in errors] == [
+        "settings.SYMPHRA['BACKENDS']['default']['OPTIONS']['queue_name'] has the invalid queue name 'a b'",
+        "task 'tests.sampleapp.tasks.noop' has the invalid queue name 'reports/daily'",
+    ]
+    assert errors[1].obj == task.origin

@@ -16,6 +16,7 @@ from django.urls import path, reverse
 
 from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
 from symphra_django.admin.queues import resolve_queue
+from symphra_django.backends import backends
 from symphra_django.backends.base import NotSupported
 from symphra_django.messages import TaskMessage
 from symphra_django.ops import status
@@ -33,20 +34,30 @@ class FailedGroup:
     note: str | None = None
 
 
-def failed_groups(alias: str | None = None, queue: str | None = None) -> list[FailedGroup]:
-    """Failed tasks per alias and queue (only groups with tasks or a note)."""
-    groups = []
-    for backend_status in status.all_statuses():
-        if alias and backend_status.alias != alias:
-            continue
-        if not backend_status.healthy:
-            groups.append(FailedGroup(backend_status.alias, "", note=backend_status.problem))
-            continue
-        backend = status.backend_for(backend_status.alias)
+def failed_groups(alias: str | None = None, queue: str | None = None,
+                  timeout: float | None = None) -> list[FailedGroup]:
+    """Failed tasks per alias and queue (only groups with tasks or a note).
+
+    Each alias is read in its own thread under one deadline for all
+    (``status.gather_per_alias``); filtered to one alias, only that one is read.
+    """
+    aliases = backends.aliases()
+    if alias is not None:
+        aliases = [alias] if alias in aliases else []
+    built = {name: status.new_status(name) for name in aliases}
+
+    def work(name: str, progress: status.Progress) -> list[FailedGroup]:
+        backend, backend_status = built[name]
+        if backend is not None:
+            status.gather_status(backend, backend_status, progress)
+        if backend is None or not backend_status.healthy:
+            return [FailedGroup(name, "", note=backend_status.problem)]
+        groups = []
         for queue_status in backend_status.queues:
             if queue and queue_status.queue != queue:
                 continue
-            group = FailedGroup(backend_status.alias, queue_status.queue)
+            progress.step = f"listing the failed tasks of {queue_status.queue}"
+            group = FailedGroup(name, queue_status.queue)
             try:
                 group.tasks = backend.list_failed_sync(queue_status.queue, LIST_LIMIT)
             except NotSupported as exc:
@@ -55,6 +66,19 @@ def failed_groups(alias: str | None = None, queue: str | None = None) -> list[Fa
                 group.note = status.problem_text(exc)
             if group.tasks or group.note:
                 groups.append(group)
+        return groups
+
+    timeout = status.CONNECT_TIMEOUT if timeout is None else timeout
+    gathered = status.gather_per_alias(work, aliases, timeout, name="symphra-failed")
+    groups: list[FailedGroup] = []
+    for name in aliases:
+        outcome = gathered[name]
+        if isinstance(outcome, status.TimedOut):
+            groups.append(FailedGroup(name, "", note=str(outcome)))
+        elif isinstance(outcome, Exception):
+            groups.append(FailedGroup(name, "", note=status.problem_text(outcome)))
+        else:
+            groups.extend(outcome)
     return groups
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,53 +24,63 @@ from symphra_django.messages import from_timestamp
 from symphra_django.models import ScheduleState
 from symphra_django.tasks.base import EnqueueOptions, Task
 from symphra_django.tasks.registry import registry
-from symphra_django.tasks.schedules import Schedule
 
 logger = logging.getLogger("symphra_django.admin")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScheduleRow:
-    task: Task
-    state: ScheduleState | None
+    """What the Schedules page shows of one periodic task, computed in the view.
 
-    @property
-    def name(self) -> str:
-        return self.task.name
+    Plain values only: a ``Task`` is callable, and Django's template engine
+    calls whatever callable it meets while resolving ``row.task.enabled``, so
+    passing tasks to the template would run the task functions in the web
+    process on every page view.
+    """
 
-    @property
-    def schedule(self) -> Schedule:
-        schedule = self.task.schedule
-        assert schedule is not None, self.name  # the page lists periodic tasks only
-        return schedule
-
-    @property
-    def description(self) -> str:
-        return self.schedule.describe()
-
-    @property
-    def expression(self) -> str:
-        return self.schedule.expression
-
-    @property
-    def zone(self) -> str:
-        zone = getattr(self.task.schedule, "zone", None)
-        return str(zone) if zone is not None else "—"
+    name: str
+    description: str
+    expression: str
+    zone: str
+    #: ``enabled=False`` in the task's declaration: never ticks, whatever the database says.
+    enabled_in_code: bool
+    #: Paused from the admin (``ScheduleState.enabled`` is False).
+    paused: bool
+    next_run: datetime | None
+    last_run_at: datetime | None
+    last_status: str
+    last_error: str
 
     @property
     def enabled(self) -> bool:
-        return self.state is None or self.state.enabled
+        """Whether the schedule ticks: enabled in code and not paused."""
+        return self.enabled_in_code and not self.paused
 
-    @property
-    def next_run(self):
-        upcoming = self.schedule.next_after(time.time())
-        return from_timestamp(upcoming) if upcoming is not None else None
+
+def schedule_row(task: Task, state: ScheduleState | None, now: float | None = None) -> ScheduleRow:
+    schedule = task.schedule
+    assert schedule is not None, task.name  # the page lists periodic tasks only
+    zone = getattr(schedule, "zone", None)
+    upcoming = schedule.next_after(time.time() if now is None else now)
+    return ScheduleRow(
+        name=task.name,
+        description=schedule.describe(),
+        expression=schedule.expression,
+        zone=str(zone) if zone is not None else "—",
+        enabled_in_code=bool(task.enabled),
+        paused=state is not None and not state.enabled,
+        next_run=from_timestamp(upcoming) if upcoming is not None else None,
+        last_run_at=state.last_run_at if state is not None else None,
+        last_status=state.last_status if state is not None else "",
+        last_error=state.last_error if state is not None else "",
+    )
 
 
 def schedule_rows() -> list[ScheduleRow]:
     tasks = sorted(registry.periodic(), key=lambda t: t.name)
     states = ScheduleState.objects.in_bulk([t.name for t in tasks])
-    return [ScheduleRow(task, states.get(task.name)) for task in tasks]
+    now = time.time()
+    return [schedule_row(task, states.get(task.name), now) for task in tasks]
 
 
 def periodic_task(name: str) -> Task:

@@ -61,6 +61,10 @@ class Task:
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    #: Django's template engine calls any callable it resolves (``{{ t.name }}``
+    #: would run the task function first); a task is data to a template.
+    do_not_call_in_templates = True
+
     def __post_init__(self) -> None:
         self.is_async = inspect.iscoroutinefunction(self.func)
         self.origin = f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', '?')}"

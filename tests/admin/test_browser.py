@@ -61,7 +61,7 @@ def text_of(browser, css: str) -> str:
 
 
 def test_an_operator_watches_queues_retries_a_failure_and_pauses_a_schedule(
-    browser, live_server, django_user_model, memory, events, shots
+    browser, live_server, django_user_model, memory, events, shots, monkeypatch
 ):
     from selenium.webdriver.common.by import By
 
@@ -72,6 +72,8 @@ def test_an_operator_watches_queues_retries_a_failure_and_pauses_a_schedule(
     sample.always_fails.using(task_id="flaky-report").enqueue()
     Scheduler(memory, beat=False, ledger=DatabaseLedger(), workers=2).run_burst()
     ScheduleState.objects.create(name=EVERY_SECOND)
+    # Declared enabled only for the end-to-end runs; shown here as a live schedule.
+    monkeypatch.setattr(sample.every_second, "enabled", True)
 
     browser.get(live_server.url + "/admin/symphra_django/queue/")
     browser.find_element(By.NAME, "username").send_keys("ops")
@@ -110,7 +112,8 @@ def test_an_operator_watches_queues_retries_a_failure_and_pauses_a_schedule(
     assert "yes" in text_of(browser, f"{row} .enabled")
     browser.find_element(By.CSS_SELECTOR, f"{row} button[formaction$='pause/']").click()
     assert f"Schedule {EVERY_SECOND} paused." in text_of(browser, "ul.messagelist")
-    assert "no" in text_of(browser, f"{row} .enabled")
+    assert text_of(browser, f"{row} .enabled") == "no"
+    assert text_of(browser, f"{row} .next-run") == "paused"
     assert ScheduleState.objects.get(name=EVERY_SECOND).enabled is False
     browser.save_screenshot(str(shots / "admin-schedules.png"))
 

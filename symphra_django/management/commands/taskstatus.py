@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django.messages import TaskMessage
-from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_for, backend_status
+from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_for
 
 logger = logging.getLogger("symphra_django.status")
 
@@ -81,14 +81,13 @@ class Command(BaseCommand):
                             help="Also list the newest N failed tasks of each queue (default N: "
                                  "%(const)s) with their attempts and error.")
         parser.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT, metavar="SECONDS",
-                            help="Wait this long for a backend to connect before calling it down "
-                                 "(default: %(default)s).")
+                            help="Wait this long, for all backends together, before calling the "
+                                 "ones that have not answered down (default: %(default)s).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             timeout = options["timeout"]
-            statuses = ([backend_status(a, timeout) for a in options["aliases"]] if options["aliases"]
-                        else all_statuses(timeout))
+            statuses = all_statuses(timeout, options["aliases"] or None)
         except KeyError as exc:
             raise CommandError(f"unknown backend alias {exc.args[0]!r}") from None
         failed = failed_tasks(statuses, options["failed"]) if options["failed"] > 0 else None
