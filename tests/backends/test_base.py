@@ -169,7 +169,7 @@ def test_a_long_reason_for_an_unreadable_entry_is_cut_and_its_length_stated(capl
     Filing().fail_unreadable("entry", reason, queue="default", task_id="t" * 10_000)
     [error] = filed
     assert error.startswith("corrupt payload: no such header: xxx")
-    assert error.endswith(f"… ({len(reason)} characters)")
+    assert error.endswith(f"… ({len(reason):,} chars)")  # the one shortening helper's form
     assert len(error) < REASON_LENGTH + 100
     [logged] = caplog.records
     assert len(logged.getMessage()) < 1000
