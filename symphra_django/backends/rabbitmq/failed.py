@@ -5,8 +5,11 @@ short-lived connection of their own, fetch every message with ``basic.get``
 without acknowledging it, acknowledge the ones to remove (after republishing
 them, confirmed, for a retry), and close the channel, which returns every
 other message to the queue in its place. The ledger says which failed copy
-of a task is current; stale ones (the id was enqueued again since) are
-removed while browsing. These are rare operator actions; workers never
+of a task is current; stale ones (the id was enqueued again since, or its
+row is gone) are removed while browsing. A copy whose row still holds its
+token but does not say FAILED yet belongs to a task being failed at that
+moment (the copy is published first, so a crash in between loses nothing)
+and stays, unlisted, until the row catches up. These are rare operator actions; workers never
 browse. Two operators browsing one failed queue at once each see part of it.
 """
 
@@ -109,8 +112,15 @@ class FailedStore:
                     # Not a message of ours (stand-ins for unreadable ones are
                     # valid messages): nothing to list or retry.
                     task = None
-                if task is None or tokens.get(task.id) != token:
-                    verdict: str | Outgoing = DROP  # a stale copy
+                if task is None:
+                    verdict: str | Outgoing = DROP
+                elif tokens.get(task.id) != token:
+                    # Not the failed copy the ledger knows: a stale one (the
+                    # id was enqueued again, or is gone), unless the task is
+                    # being failed right now — its failed copy is published
+                    # before its row says FAILED, and must not be lost.
+                    pending = token is not None and self._ledger.holds_unfailed_copy(queue, task.id, token)
+                    verdict = KEEP if pending else DROP
                 elif token is None:
                     # No token header and no failed row: no ledger row can
                     # match it, so whatever ``decide`` wants, the copy stays.

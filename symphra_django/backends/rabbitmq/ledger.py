@@ -320,6 +320,12 @@ class Ledger:
     def failed_tokens(self, queue: str) -> dict[str, str]:
         return dict(self._rows(queue).filter(state=FAILED).values_list("task_id", "token"))
 
+    def holds_unfailed_copy(self, queue: str, task_id: str, token: str) -> bool:
+        """Whether ``token`` is the current copy of ``task_id`` and its row is
+        not (yet) failed: a task being failed publishes its failed copy
+        before its row says so."""
+        return self._rows(queue).filter(task_id=task_id, token=token).exclude(state=FAILED).exists()
+
     def requeue_failed(self, queue: str, task_id: str, token: str, scheduled_time: float) -> bool:
         return bool(
             self._rows(queue).filter(task_id=task_id, token=token, state=FAILED).update(

@@ -237,3 +237,24 @@ def test_a_lone_delivery_is_handed_out_at_once_a_burst_is_waited_for():
     assert inbox.streaming(0.002), "right after the one before: a burst"
     time.sleep(0.01)
     assert not inbox.streaming(0.002), "the burst is over"
+
+
+def test_browsing_the_failed_store_while_a_task_is_being_failed_keeps_its_failed_copy(rabbit):
+    # The failed copy is published before the ledger row says FAILED; an
+    # operator listing failed tasks in between must not take it for a stale
+    # copy and remove it.
+    backend = rabbit.make()
+    backend.enqueue_sync(TaskMessage(name="t", id="doomed"))
+    [held] = wait_until(lambda: backend.dequeue_sync(1), timeout=5, message="the task to be delivered")
+    seen_in_between = []
+    real_fail = backend.ledger.fail
+
+    def fail_after_a_browse(queue, task_id, claim):
+        seen_in_between.append([t.id for t in backend.list_failed_sync()])
+        return real_fail(queue, task_id, claim)
+
+    backend.ledger.fail = fail_after_a_browse
+    assert backend.reject_sync(held, requeue=False, error="boom") is True
+    assert seen_in_between == [[]]  # not listed yet: its row is not failed yet
+    [failed] = backend.list_failed_sync()
+    assert (failed.id, failed.error) == ("doomed", "boom")
