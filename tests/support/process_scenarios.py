@@ -14,8 +14,12 @@ import time
 from tests.support.processes import Project, finish
 from tests.support.waiting import wait_until
 
-#: Tasks one worker thread claims at a time (SYMPHRA["BATCH_SIZE"]).
-BATCH_SIZE = 32
+#: Tasks a killed process may have finished without its acknowledgement
+#: landing, beyond the one each thread was running: those finished within the
+#: acknowledger's group-commit window (a few milliseconds) and the group in
+#: flight when the kill came. Acknowledging a claimed batch (32 per thread)
+#: only at its end re-ran tens of tasks per thread.
+FINISHED_UNACKNOWLEDGED = 16
 
 
 def enqueue_rows(project: Project, count: int, *args: str) -> None:
@@ -38,7 +42,7 @@ def sigkill_mid_run_loses_nothing(
     project: Project, count: int, *, sleep: str = "0.0005", interrupt_after: int = 500, workers: int = 2
 ) -> None:
     """SIGKILL a worker mid-run, start another: every task runs, and only
-    those the killed process held (a batch per thread) run twice."""
+    those the killed process was running, or had just finished, run twice."""
     enqueue_rows(project, count, "--sleep", sleep)
     lease = {"SYMPHRA_E2E_LEASE": "2"}
     proc = project.start("--no-beat", "--workers", str(workers), **lease)
@@ -51,7 +55,8 @@ def sigkill_mid_run_loses_nothing(
     assert code == 0, out
     counts = collections.Counter(map(int, project.rows()))
     assert sorted(counts) == list(range(count))
-    assert sum(n - 1 for n in counts.values()) <= workers * BATCH_SIZE
+    repeated = sum(n - 1 for n in counts.values())
+    assert repeated <= workers + FINISHED_UNACKNOWLEDGED, repeated
 
 
 def three_schedulers_run_one_per_tick(project: Project, seconds: int) -> None:

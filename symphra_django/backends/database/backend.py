@@ -58,6 +58,8 @@ EXPIRED_PER_CLAIM = 100
 EXPIRY_INTERVAL = 0.05
 #: Retries of a statement that found the database locked (SQLite) or deadlocked.
 LOCK_RETRIES = 60
+#: Seconds between two looks at SQLite's write lock (``_run_polling``).
+LOCK_POLL = 0.0005
 MAX_ID_LENGTH = QueuedTask._meta.get_field("id").max_length
 
 _seq_lock = threading.Lock()
@@ -140,10 +142,13 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
         return connection.ops.adapt_datetimefield_value(model_datetime(epoch))
 
     def _run(self, operation: Callable[[BaseDatabaseWrapper], T]) -> T:
-        """Run ``operation`` on this thread's connection, retrying with backoff
-        while the database is locked (SQLite) or a deadlock was broken, and
-        once after a dropped connection. Inside the caller's transaction
-        nothing is retried: the transaction is the caller's to redo."""
+        """Run ``operation`` on this thread's connection, retrying while the
+        database is locked (SQLite) or a deadlock was broken, and once after
+        a dropped connection. Inside the caller's transaction nothing is
+        retried: the transaction is the caller's to redo."""
+        connection = self.connection
+        if self.dialect.polls_for_locks and not connection.in_atomic_block:
+            return self._run_polling(operation)
         delay = 0.002
         reconnected = False
         for attempt in itertools.count():
@@ -167,6 +172,27 @@ class DatabaseBackend(DatabaseInspection, QueueBackend):
                     continue
                 raise
         raise AssertionError("unreachable")
+
+    def _run_polling(self, operation: Callable[[BaseDatabaseWrapper], T]) -> T:
+        """``_run`` on SQLite: the engine's busy handler off, the write lock
+        retried every ~0.5 ms until the connection's ``timeout`` is spent
+        (``SQLiteDialect.polls_for_locks`` says why)."""
+        dialect = self.dialect
+        connection = self.connection
+        budget = dialect.busy_timeout(connection)
+        deadline = time.monotonic() + budget
+        dialect.set_busy_timeout(connection, 0)
+        try:
+            while True:
+                try:
+                    return operation(connection)
+                except OperationalError as exc:
+                    if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                        raise
+                time.sleep(LOCK_POLL * random.uniform(0.5, 1.5))
+        finally:
+            if connection.connection is not None:
+                dialect.set_busy_timeout(connection, budget)
 
     # -- producing ------------------------------------------------------------
 

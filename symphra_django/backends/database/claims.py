@@ -61,6 +61,19 @@ class Dialect:
     upserts = True
     #: How a claim reads the payload column ({} is the quoted column).
     payload_read = "{}"
+    #: Whether the backend waits for a write lock itself, in short steps,
+    #: instead of in the engine's busy handler (see ``SQLiteDialect``).
+    polls_for_locks = False
+
+    def busy_timeout(self, connection: BaseDatabaseWrapper) -> float:
+        """Seconds a statement may wait for a lock: the connection's ``timeout``
+        option (5 s by default, as in Python's sqlite3)."""
+        return float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5.0))
+
+    def set_busy_timeout(self, connection: BaseDatabaseWrapper, seconds: float) -> None:
+        """Make the engine wait up to ``seconds`` for a lock (dialects that
+        ``polls_for_locks``)."""
+        raise NotImplementedError
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         names = TableNames(connection, QueuedTask)
@@ -235,6 +248,18 @@ class SQLiteDialect(Dialect):
     # be lost to its leases. Read the payload as bytes and let the decoder
     # refuse the one bad row.
     payload_read = "CAST({} AS BLOB)"
+    # SQLite's busy handler sleeps 1, 2, 5, 10, … up to 100 ms between looks
+    # at a write lock, so under steady writes (tasks writing their own rows
+    # to the same file) a claim or acknowledgement of a few hundred
+    # microseconds waited tens of milliseconds, and a worker killed in that
+    # time ran all those finished tasks again. The backend turns the handler
+    # off around its own statements and retries every fraction of a
+    # millisecond, within the connection's ``timeout``.
+    polls_for_locks = True
+
+    def set_busy_timeout(self, connection: BaseDatabaseWrapper, seconds: float) -> None:
+        connection.ensure_connection()
+        connection.connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
 
 class PostgreSQLDialect(Dialect):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.test import override_settings
 
 from symphra_django.backends.database.backend import DatabaseBackend, SQLiteBackend
@@ -70,24 +70,47 @@ def test_lease_expiry_reads_the_lease_index(engine):
 # -- concurrency --------------------------------------------------------------------
 
 
-def test_a_locked_sqlite_database_is_retried_not_raised(sqlite_db):
+def hold_sqlite_write_lock(connection) -> sqlite3.Connection:
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def busy_timeout_ms(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        return cursor.fetchone()[0]
+
+
+def test_a_locked_sqlite_database_is_waited_for_and_the_connections_busy_timeout_kept(sqlite_db):
     backend = DatabaseBackend(database=sqlite_db)
     connection = connections[sqlite_db]
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout = 0")  # fail at once: exercise the retry
+    holder = hold_sqlite_write_lock(connection)
+    releaser = threading.Timer(0.3, holder.rollback)
+    releaser.start()
     try:
-        holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
-        holder.execute("BEGIN IMMEDIATE")
-        releaser = threading.Timer(0.3, holder.rollback)
-        releaser.start()
         assert backend.enqueue_sync(TaskMessage(name="tests.noop", id="waited")) is True
+    finally:
         releaser.join()
         holder.close()
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA busy_timeout = 20000")
     assert backend.get_status_sync("waited") == READY
+    # The backend waits in its own short steps; the task code sharing this
+    # connection still gets the configured timeout (OPTIONS["timeout"]: 20 s).
+    assert busy_timeout_ms(connection) == 20_000
+
+
+def test_a_sqlite_lock_held_past_the_connections_timeout_is_raised(sqlite_db, monkeypatch):
+    backend = DatabaseBackend(database=sqlite_db)
+    connection = connections[sqlite_db]
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.1)
+    holder = hold_sqlite_write_lock(connection)
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            backend.enqueue_sync(TaskMessage(name="tests.noop", id="refused"))
+    finally:
+        holder.close()
+    assert busy_timeout_ms(connection) == 100
+    assert backend.get_status_sync("refused") is None
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mariadb"], indirect=True)
