@@ -167,6 +167,34 @@ class PriorityOrderRules(ContractHarness):
         order = self.ids(self.take(backend, 1) + self.take(backend, 10))
         assert order == ["p5-old", "p5-new", "p0-old", "p0-new-1", "p0-new-2", "negative"]
 
+    #: Rounds of the check below, each with a consumer that has just started.
+    FRESH_CONSUMER_ROUNDS = 20
+
+    def test_a_fresh_consumers_first_tasks_are_the_best_every_time(
+        self, open_backend: Callable[..., QueueBackend]
+    ) -> None:
+        """30 tasks at priority 0, then 30 at priority 5 (and one at 9 due in
+        an hour): a consumer that has just started hands out the 30 at
+        priority 5 first, in enqueue order. Run many times, so that an order
+        depending on how fast the first deliveries arrive fails here."""
+        producer = open_backend()
+        producer.enqueue_sync(message(id="later"), time.time() + 3600, priority=9)
+        for round_ in range(self.FRESH_CONSUMER_ROUNDS):
+            low = [message(id=f"r{round_}-low-{i}", priority=0) for i in range(30)]
+            high = [message(id=f"r{round_}-high-{i}", priority=5) for i in range(30)]
+            producer.enqueue_many_sync(low)
+            producer.enqueue_many_sync(high)
+            consumer = open_backend()
+            taken: list[TaskMessage] = []
+            while len(taken) < 60:
+                got = wait_until(lambda c=consumer: self.take(c, 8), timeout=10,
+                                 message=f"round {round_}: task {len(taken) + 1} of 60")
+                taken += got
+                consumer.acknowledge_many_sync(got)
+            assert self.ids(taken) == self.ids(high + low), f"round {round_}"
+            if consumer.shared:
+                consumer.disconnect_sync()
+
 
 class LeasingRules(ContractHarness):
     """C5: ``dequeue`` leases what it hands out.

@@ -67,6 +67,17 @@ logger = logging.getLogger("symphra_django.backends.rabbitmq")
 
 #: How long an empty queue is not asked about again (see ``_take``).
 QUIET_SECONDS = 0.05
+#: How long a queue's first claim waits for the deliveries the broker holds
+#: ready (up to the prefetch window) so that its first batch is the best (C4);
+#: it waits on while they keep arriving, at most FIRST_CLAIM_CAP in all.
+FIRST_CLAIM_WAIT = 0.3
+FIRST_CLAIM_CAP = 2.0
+#: The same for a later claim that finds the inbox empty while the ledger
+#: says tasks are due (deliveries on their way, e.g. after a reconnect).
+DUE_WAIT = 0.1
+DUE_CAP = 0.5
+#: A pause between two deliveries longer than this ends the waits above.
+ARRIVAL_GAP = 0.05
 #: Every ledger token is a uuid4 in hex; a header of any other shape was not
 #: written by this backend (and is never handed to the ledger's SQL).
 _TOKEN_SHAPE = re.compile(r"[0-9a-f]{32}")
@@ -324,19 +335,26 @@ class RabbitMQBackend(QueueBackend):
                 # wait for what the work queue held too, so that its first
                 # batch is the best (C4) and nothing it held is left behind.
                 due = max(due, self._waiting(queue))
-            wait = 0.3 if fresh else 0.1
-            limit = time.monotonic() + wait
+            wait, cap = (FIRST_CLAIM_WAIT, FIRST_CLAIM_CAP) if fresh else (DUE_WAIT, DUE_CAP)
+            started = time.monotonic()
             # Workers come back to an empty inbox after every task: the
             # ledger is asked again QUIET_SECONDS after this wait, or as soon
             # as this process publishes to the queue. Deliveries in between
             # wake the workers by themselves (wakes_workers).
-            inbox.quiet_until = limit + QUIET_SECONDS
+            inbox.quiet_until = started + wait + QUIET_SECONDS
             with self._lock:
                 # The broker sends at most `prefetch` unacknowledged deliveries,
                 # and the leases this process holds are some of them.
                 target = min(due, self.prefetch - self._leases.held(queue))
-                while len(inbox) < target and self._lock.wait(max(0.0, limit - time.monotonic())):
-                    pass
+                # Wait `wait`, and on while deliveries keep coming (a loaded
+                # broker or host can take longer than `wait` to fill the
+                # window), but never past `cap`.
+                while len(inbox) < target:
+                    limit = min(started + cap, max(started + wait, inbox.last_arrival + ARRIVAL_GAP))
+                    remaining = limit - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._lock.wait(remaining)
         with self._lock:
             # A batch still arriving: a few milliseconds buy a full batch.
             limit = time.monotonic() + 0.01

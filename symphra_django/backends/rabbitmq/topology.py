@@ -43,16 +43,25 @@ MAX_LADDER_DELAY = (2 ** (HIGHEST_LEVEL + 1) - 2**LOWEST_LEVEL) / 1000.0
 def broker_priority(priority: int, max_priority: int) -> int:
     """Map our priority (-100..100) onto the broker's 0..max_priority.
 
-    Linear and monotonic: -100 → 0, 0 → max_priority/2 (rounded), 100 →
-    max_priority. Several of our priorities share one broker priority when
-    max_priority < 200; the backend orders the messages it has prefetched
-    exactly (priority, then time, then arrival), so the mapping only decides
-    which messages the broker sends first.
+    Monotonic. With ``max_priority`` of 200 or more every priority has a
+    level of its own (``priority + 100``). With fewer levels, 0 takes the
+    middle one and each level above (below) it holds a doubling band of
+    priorities: 1, 2–3, 4–7, 8–15, 16–31, 32–63, 64–100 (and their
+    negatives), the last usable level taking every band beyond it. So the
+    small priorities most projects use (0, 1, 5, 10) stay apart at the
+    broker with its default 10 levels, and the broker sends a backlog's
+    higher ones first; the backend orders what it has prefetched exactly.
     """
     if max_priority <= 0:
         return 0
     clamped = min(MAX_PRIORITY, max(MIN_PRIORITY, priority))
-    return round((clamped - MIN_PRIORITY) * max_priority / (MAX_PRIORITY - MIN_PRIORITY))
+    if max_priority >= MAX_PRIORITY - MIN_PRIORITY:
+        return clamped - MIN_PRIORITY
+    middle = max_priority // 2
+    band = abs(clamped).bit_length()
+    if clamped >= 0:
+        return middle + min(band, max_priority - middle)
+    return middle - min(band, middle)
 
 
 def delay_bits(delay: float) -> list[int]:

@@ -69,6 +69,38 @@ def test_the_broker_priority_puts_urgent_work_ahead_of_a_backlog(rabbit):
     assert first.id == "urgent"
 
 
+def take_all_one_by_one(backend, count: int) -> list[str]:
+    taken: list[str] = []
+    while len(taken) < count:
+        [task] = wait_until(lambda: backend.dequeue_sync(1), timeout=10, message=f"task {len(taken) + 1}")
+        assert backend.acknowledge_sync(task) is True
+        taken.append(task.id)
+    return taken
+
+
+def test_a_backlog_larger_than_the_prefetch_window_comes_in_exact_order(rabbit):
+    # Priorities in distinct broker levels: the broker sends a backlog's
+    # higher ones first, the inbox orders each window exactly.
+    producer = rabbit.make()
+    for priority in (0, -1, 5, 1, 20):
+        producer.enqueue_many_sync([TaskMessage(name="t", id=f"p{priority}-{i}", priority=priority) for i in range(6)])
+    order = take_all_one_by_one(rabbit.make(prefetch=4), 30)
+    assert order == [f"p{priority}-{i}" for priority in (20, 5, 1, 0, -1) for i in range(6)]
+
+
+def test_beyond_the_window_a_higher_priority_waits_only_behind_what_was_prefetched(rabbit):
+    prefetch = 8
+    producer, consumer = rabbit.make(), rabbit.make(prefetch=prefetch)
+    producer.enqueue_many_sync([TaskMessage(name="t", id=f"low-{i}", priority=0) for i in range(40)])
+    [first] = consumer.dequeue_sync(1)  # the window is full of priority-0 tasks
+    assert consumer.acknowledge_sync(first) is True
+    producer.enqueue_many_sync([TaskMessage(name="t", id=f"high-{i}", priority=5) for i in range(5)])
+    order = take_all_one_by_one(consumer, 44)
+    last_high = max(order.index(f"high-{i}") for i in range(5))
+    assert [o for o in order if o.startswith("high")] == [f"high-{i}" for i in range(5)]
+    assert sum(o.startswith("low") for o in order[:last_high]) <= prefetch
+
+
 def test_a_health_check_answers_true_when_connected(rabbit):
     assert rabbit.make().health_check_sync() is True
 

@@ -20,15 +20,25 @@ def ladder_millis(bits: list[int]) -> int:
     return sum(2**level for level, bit in zip(LEVELS, bits) if bit)
 
 
-@pytest.mark.parametrize("max_priority", [1, 10, 200, 255])
-def test_priority_mapping_is_monotonic_and_spans_the_broker_range(max_priority):
+@pytest.mark.parametrize("max_priority", [1, 2, 10, 20, 199, 200, 255])
+def test_priority_mapping_is_monotonic_and_never_leaves_the_broker_range(max_priority):
     mapped = [broker_priority(p, max_priority) for p in range(-100, 101)]
     assert mapped == sorted(mapped)
-    assert (mapped[0], mapped[-1]) == (0, max_priority)
+    assert 0 <= mapped[0] and mapped[-1] <= max_priority
+    assert broker_priority(0, max_priority) < broker_priority(1, max_priority)
+    if max_priority >= 2:
+        assert broker_priority(-1, max_priority) < broker_priority(0, max_priority)
 
 
-def test_priority_mapping_with_the_default_ten_levels():
-    assert [broker_priority(p, 10) for p in (-100, -50, 0, 50, 100)] == [0, 2, 5, 8, 10]
+def test_the_default_ten_levels_keep_the_small_priorities_apart():
+    levels = {p: broker_priority(p, 10) for p in (-100, -16, -5, -1, 0, 1, 2, 3, 5, 10, 15, 16, 50, 100)}
+    assert levels == {-100: 0, -16: 0, -5: 2, -1: 4, 0: 5, 1: 6, 2: 7, 3: 7, 5: 8, 10: 9, 15: 9,
+                      16: 10, 50: 10, 100: 10}
+
+
+def test_two_hundred_levels_or_more_give_every_priority_its_own():
+    assert [broker_priority(p, 200) for p in (-100, -1, 0, 1, 100)] == [0, 99, 100, 101, 200]
+    assert len({broker_priority(p, 255) for p in range(-100, 101)}) == 201
 
 
 def test_priorities_out_of_range_are_clamped_and_zero_levels_map_to_zero():
