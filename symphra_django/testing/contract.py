@@ -19,6 +19,7 @@ pytest collects every rule into ``TestMyBackend``. See
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
@@ -186,9 +187,9 @@ class PriorityOrderRules(ContractHarness):
             producer.enqueue_many_sync(high)
             consumer = open_backend()
             taken: list[TaskMessage] = []
+            claim = functools.partial(self.take, consumer, 8)
             while len(taken) < 60:
-                got = wait_until(lambda c=consumer: self.take(c, 8), timeout=10,
-                                 message=f"round {round_}: task {len(taken) + 1} of 60")
+                got = wait_until(claim, timeout=10, message=f"round {round_}: task {len(taken) + 1} of 60")
                 taken += got
                 consumer.acknowledge_many_sync(got)
             assert self.ids(taken) == self.ids(high + low), f"round {round_}"
