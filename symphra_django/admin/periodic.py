@@ -48,6 +48,9 @@ class PeriodicScheduleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         from symphra_django.conf import time_zone_name
 
+        self.previewing = PREVIEW in self.data
+        if "task" not in self.fields:
+            return  # shown read-only (view permission only)
         names = sorted(task.name for task in registry)
         choices = [("", "---------")] + [(name, name) for name in names]
         current = self.instance.task
@@ -57,7 +60,6 @@ class PeriodicScheduleForm(forms.ModelForm):
         self.fields["task"].widget = forms.Select(choices=choices)
         self.fields["cron"].widget.attrs["placeholder"] = "*/15 * * * *"
         self.fields["timezone"].widget.attrs["placeholder"] = time_zone_name()
-        self.previewing = PREVIEW in self.data
 
     def is_valid(self) -> bool:
         return super().is_valid() and not self.previewing

@@ -87,8 +87,11 @@ class Command(BaseCommand):
                           help='Cron expression: 5 fields, or 6 with seconds first ("*/5 * * * * *").')
         when.add_argument("--interval", metavar="SECONDS",
                           help="Interval: seconds, or with a unit: 30s, 5m, 2h, 1d.")
-        add.add_argument("--args", default="[]", metavar="JSON", help='Positional arguments, a JSON list: \'[1, "a"]\'.')
-        add.add_argument("--kwargs", default="{}", metavar="JSON", help='Keyword arguments, a JSON object.')
+        # Not dest="args": Django's call_command keeps that name for positional arguments.
+        add.add_argument("--args", dest="json_args", default="[]", metavar="JSON",
+                         help='Positional arguments, a JSON list: \'[1, "a"]\'.')
+        add.add_argument("--kwargs", dest="json_kwargs", default="{}", metavar="JSON",
+                         help="Keyword arguments, a JSON object: '{\"n\": 1}'.")
         add.add_argument("--timezone", default="", metavar="ZONE",
                          help="IANA zone of the cron expression (default: SYMPHRA['TIME_ZONE'] or TIME_ZONE).")
         add.add_argument("--start", metavar="DATETIME", help="No run before this ISO 8601 time.")
@@ -139,8 +142,8 @@ class Command(BaseCommand):
             "task": options["task"],
             "cron": options["cron"] or "",
             "interval": None if options["interval"] is None else interval_seconds(options["interval"]),
-            "args": json_value(options["args"], "--args"),
-            "kwargs": json_value(options["kwargs"], "--kwargs"),
+            "args": json_value(options["json_args"], "--args"),
+            "kwargs": json_value(options["json_kwargs"], "--kwargs"),
             "timezone": options["timezone"],
             "start_time": None if options["start"] is None else aware_datetime(options["start"], "--start"),
             "end_time": None if options["end"] is None else aware_datetime(options["end"], "--end"),
@@ -153,7 +156,7 @@ class Command(BaseCommand):
         for name, kind in (("args", list), ("kwargs", dict)):
             if not isinstance(values[name], kind):
                 raise CommandError(f"--{name} must be a JSON {'list' if kind is list else 'object'}, "
-                                   f"got {options[name]!r}")
+                                   f"got {options['json_' + name]!r}")
         try:
             schedule = PeriodicSchedule.objects.add(options["name"], replace=options["replace"], **values)
         except ValidationError as exc:
