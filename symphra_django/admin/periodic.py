@@ -43,6 +43,8 @@ class PeriodicScheduleForm(forms.ModelForm):
         model = PeriodicSchedule
         fields = ("name", "task", "enabled", "cron", "interval", "timezone", "start_time", "end_time", "args",
                   "kwargs", "queue", "priority", "max_instances", "misfire_grace")
+        widgets = {"args": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+                   "kwargs": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,12 +75,13 @@ class PeriodicScheduleAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "task")
     search_fields = ("name", "task")
     actions = ("enable_selected", "disable_selected", "run_selected_now")
+    # "When" comes last: the next runs and the Preview button follow it.
     fieldsets = (
         (None, {"fields": ("name", "task", "enabled")}),
-        ("When", {"fields": ("cron", "interval", "timezone", "start_time", "end_time"),
-                  "description": "A cron expression or an interval in seconds."}),
         ("Arguments", {"fields": ("args", "kwargs")}),
         ("Delivery", {"fields": ("queue", "priority", "max_instances", "misfire_grace")}),
+        ("When", {"fields": ("cron", "interval", "timezone", "start_time", "end_time"),
+                  "description": "A cron expression or an interval in seconds."}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PeriodicSchedule]:

@@ -118,12 +118,18 @@ class DatabaseScheduleRow:
     enabled: bool
     next_run: str
     problem: str
+    last_run_at: datetime | None
+    last_status: str
+    last_error: str
 
 
 def database_schedule_rows() -> list[DatabaseScheduleRow]:
+    schedules = list(PeriodicSchedule.objects.order_by("name"))
+    states = ScheduleState.objects.in_bulk([schedule.ledger_key for schedule in schedules])
     rows = []
-    for schedule in PeriodicSchedule.objects.order_by("name"):
+    for schedule in schedules:
         labels, problem = next_run_labels(schedule) if schedule.enabled else ([], "")
+        state = states.get(schedule.ledger_key)
         rows.append(DatabaseScheduleRow(
             name=schedule.name,
             url=reverse("admin:symphra_django_periodicschedule_change", args=[schedule.pk]),
@@ -134,6 +140,9 @@ def database_schedule_rows() -> list[DatabaseScheduleRow]:
             enabled=schedule.enabled,
             next_run=labels[0] if labels else "",
             problem=problem,
+            last_run_at=state.last_run_at if state is not None else None,
+            last_status=state.last_status if state is not None else "",
+            last_error=state.last_error if state is not None else "",
         ))
     return rows
 

@@ -140,7 +140,7 @@ class PeriodicSchedule(models.Model):
         help_text="Seconds between runs, counted from the start time (or the Unix epoch: 300 runs at "
                   ":00, :05, …). Leave empty for a cron expression.")
     timezone = models.CharField(
-        max_length=64, blank=True,
+        "time zone", max_length=64, blank=True,
         help_text="IANA zone a cron expression is read in, e.g. Europe/Paris. Empty: SYMPHRA['TIME_ZONE'], "
                   "else settings.TIME_ZONE.")
     args = models.JSONField(default=list, blank=True, help_text='Positional arguments, a JSON list: ["a", 1].')

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from symphra_django.admin.periodic import PREVIEW
-from symphra_django.models import PeriodicSchedule
+from symphra_django.models import PeriodicSchedule, ScheduleState
 from tests.support.admin import make_user
 
 pytestmark = pytest.mark.django_db
@@ -193,11 +193,14 @@ def test_the_changelist_shows_each_schedule_with_its_next_run_and_links_to_the_c
 
 def test_the_schedules_page_lists_code_and_database_schedules_together(superuser):
     schedule = saved("nightly", cron="0 3 * * *", timezone="UTC")
+    ScheduleState.objects.create(name=schedule.ledger_key, last_run_at="2026-01-01T03:00:00Z",
+                                 last_status="failed", last_error="it broke")
     body = superuser.get(reverse(CODE_PAGE)).content.decode()
     assert "tests.sampleapp.tasks.every_second" in body  # declared in code
     row = re.search(r'<tr data-name="nightly">(.*?)</tr>', body, re.S).group(1)
     assert f'href="{change_url(schedule)}"' in row
     assert "Every day at 03:00" in row and re.search(r"03:00:00 UTC", row)
+    assert "2026-01-01 03:00:00 UTC: failed" in text(row) and "it broke" in row
     assert reverse(ADD) in body
 
 

@@ -224,3 +224,29 @@ def test_if_the_table_cannot_be_read_the_schedules_read_last_keep_running(regist
         beat.run_pending(second + 0.5)
     assert len(queued(backend)) == 2
     assert "cannot read the database schedules; the 1 read last keep running" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)  # the worker threads' connections see the rows
+def test_a_burst_runs_a_due_database_schedule_and_records_its_outcome_as_its_last_run(memory, events):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from symphra_django import Scheduler
+    from symphra_django.models import ScheduleState
+
+    schedule = add(interval=5, args=["from the database"])
+    # Saved a minute ago: its latest tick is due (and within the grace time).
+    PeriodicSchedule.objects.filter(pk=schedule.pk).update(timing_changed_at=timezone.now() - timedelta(minutes=1))
+    Scheduler(memory, ledger=DatabaseLedger(), workers=1, poll_interval=0.01).run_burst()
+    assert events == [("remember", "from the database")]
+    state = ScheduleState.objects.get(name=schedule.ledger_key)
+    assert (state.last_status, state.last_error) == ("succeeded", "")
+
+
+def test_a_scheduler_runs_database_schedules_by_default_only_with_a_ledger_in_the_database(memory):
+    from symphra_django import Scheduler
+
+    assert Scheduler(memory, ledger=DatabaseLedger()).stored_schedules is True
+    assert Scheduler(memory).stored_schedules is False
+    assert Scheduler(memory, stored_schedules=True).stored_schedules is True
