@@ -11,7 +11,7 @@ validates and shows the next runs of the values entered without saving them.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -43,8 +43,8 @@ class PeriodicScheduleForm(forms.ModelForm):
         model = PeriodicSchedule
         fields = ("name", "task", "enabled", "cron", "interval", "timezone", "start_time", "end_time", "args",
                   "kwargs", "queue", "priority", "max_instances", "misfire_grace")
-        widgets = {"args": forms.Textarea(attrs={"rows": 2, "cols": 60}),
-                   "kwargs": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+        widgets: ClassVar[dict[str, forms.Widget]] = {"args": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+                                                      "kwargs": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
