@@ -134,6 +134,7 @@ class PeriodicScheduleAdmin(admin.ModelAdmin):
             preview_shown=shown,
             next_runs=labels,
             preview_problem=problem,
+            preview_blocked=form.is_bound and bool(form.errors),
             preview_enabled=form.instance.enabled,
             can_preview=can_save,
             preview_name=PREVIEW,

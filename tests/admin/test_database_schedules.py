@@ -130,6 +130,7 @@ def test_preview_of_bad_input_shows_the_errors_and_no_runs(superuser):
     assert response.status_code == 200
     assert response.context["next_runs"] == []
     assert "never fires" in response.content.decode()
+    assert "Correct the errors above to see the next runs." in response.content.decode()
     assert not PeriodicSchedule.objects.exists()
 
 
