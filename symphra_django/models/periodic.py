@@ -180,8 +180,9 @@ class PeriodicSchedule(models.Model):
     # -- timing ----------------------------------------------------------------------
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> PeriodicSchedule:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> PeriodicSchedule:
+        # **kwargs: Django 6.1 passes fetch_mode=, which 5.2 does not know.
+        instance = super().from_db(db, field_names, values, **kwargs)
         if all(name in field_names for name in TIMING_FIELDS):
             instance._loaded_timing = instance.timing_values()
         return instance
