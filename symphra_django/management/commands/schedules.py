@@ -94,8 +94,10 @@ class Command(BaseCommand):
                          help="Keyword arguments, a JSON object: '{\"n\": 1}'.")
         add.add_argument("--timezone", default="", metavar="ZONE",
                          help="IANA zone of the cron expression (default: SYMPHRA['TIME_ZONE'] or TIME_ZONE).")
-        add.add_argument("--start", metavar="DATETIME", help="No run before this ISO 8601 time.")
-        add.add_argument("--end", metavar="DATETIME", help="No run after this ISO 8601 time.")
+        add.add_argument("--start", metavar="DATETIME",
+                         help="No run before this ISO 8601 time (without an offset: in TIME_ZONE).")
+        add.add_argument("--end", metavar="DATETIME",
+                         help="No run after this ISO 8601 time (without an offset: in TIME_ZONE).")
         add.add_argument("--misfire-grace", type=int, metavar="SECONDS",
                          help="Seconds a missed run may be late and still run (default: "
                               "SYMPHRA['MISFIRE_GRACE_TIME']).")
