@@ -45,6 +45,8 @@ LEDGER_PREFIX = RESERVED_PREFIX
 #: Fields whose change moves a schedule's ticks (see ``timing_changed_at``).
 TIMING_FIELDS = ("cron", "interval", "timezone", "start_time")
 
+ZONE_WITH_INTERVAL = "a time zone applies to cron expressions only; leave it empty for an interval"
+
 #: How many upcoming runs the admin and ``manage.py schedules`` show.
 PREVIEW_RUNS = 5
 
@@ -224,7 +226,7 @@ class PeriodicSchedule(models.Model):
                 get_zone(self.timezone)
             return CronSchedule(self.cron, self.timezone or None)
         if self.timezone:
-            raise TaskDeclarationError("a time zone applies to cron expressions only; leave it empty for an interval")
+            raise TaskDeclarationError(ZONE_WITH_INTERVAL)
         anchor = model_epoch(self.start_time) if self.start_time is not None else 0.0
         return IntervalSchedule(self.interval, anchor)
 
@@ -304,7 +306,7 @@ class PeriodicSchedule(models.Model):
             refuse("cron", "give a cron expression or an interval in seconds")
             return
         if self.timezone and self.interval is not None:
-            refuse("timezone", "a time zone applies to cron expressions only; leave it empty for an interval")
+            refuse("timezone", ZONE_WITH_INTERVAL)
             return
         if self.timezone:
             try:
