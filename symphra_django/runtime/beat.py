@@ -148,7 +148,9 @@ class Beat:
         unseen = [key for key in keys if key not in self._ensured]
         if unseen:
             self.ledger.ensure(unseen)
-            self._ensured.update(unseen)
+        # Forgetting the keys that went away (a deleted database schedule's
+        # row goes with it) makes a key that comes back ensure its row again.
+        self._ensured = set(keys)
         last_ticks = self.ledger.last_ticks(keys)
         for entry in entries:
             self._run(entry, now, last_ticks.get(entry.key))
