@@ -5,6 +5,9 @@ from ``ScheduleState`` (what schedulers recorded). ``view_schedulestate``
 shows the page; ``change_schedulestate`` is needed to pause, resume or run
 now. A pause is the ``enabled`` flag in the database, which every running
 beat reads on each loop, so it takes effect within one tick.
+
+Users who may view the database schedules (``view_periodicschedule``) see
+them on the same page, each linking to its form (``admin.periodic``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from django.urls import path, reverse
 
 from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
 from symphra_django.backends import backends
-from symphra_django.messages import from_timestamp
-from symphra_django.models import ScheduleState
+from symphra_django.messages import TaskMessage, from_timestamp
+from symphra_django.models import PeriodicSchedule, ScheduleState
+from symphra_django.ops.schedules import next_run_labels
+from symphra_django.runtime.beat import Periodic
 from symphra_django.tasks.base import EnqueueOptions, Task
 from symphra_django.tasks.registry import registry
 
@@ -90,13 +95,56 @@ def periodic_task(name: str) -> Task:
     return task
 
 
-def run_now(task: Task):
-    """Enqueue one run of a periodic task now; its outcome is recorded as the
-    schedule's last run, like a tick's."""
-    message = task.message((), {}, EnqueueOptions())
-    message.meta = {"schedule": task.name, "run_now": True}
-    message.created = backends[task.backend].enqueue_sync(message)
+def run_now(entry: Periodic) -> TaskMessage:
+    """Enqueue one run of a schedule now (a code one or a database one); its
+    outcome is recorded as the schedule's last run, like a tick's."""
+    options = EnqueueOptions(queue=entry.queue, priority=entry.priority)
+    message = entry.task.message(entry.args, entry.kwargs, options)
+    message.meta = {"schedule": entry.key, "run_now": True}
+    message.created = backends[entry.task.backend].enqueue_sync(message)
     return message
+
+
+@dataclass(frozen=True)
+class DatabaseScheduleRow:
+    """What the Schedules page shows of one database schedule (plain values)."""
+
+    name: str
+    url: str
+    task: str
+    description: str
+    expression: str
+    zone: str
+    enabled: bool
+    next_run: str
+    problem: str
+    last_run_at: datetime | None
+    last_status: str
+    last_error: str
+
+
+def database_schedule_rows() -> list[DatabaseScheduleRow]:
+    schedules = list(PeriodicSchedule.objects.order_by("name"))
+    states = ScheduleState.objects.in_bulk([schedule.ledger_key for schedule in schedules])
+    rows = []
+    for schedule in schedules:
+        labels, problem = next_run_labels(schedule) if schedule.enabled else ([], "")
+        state = states.get(schedule.ledger_key)
+        rows.append(DatabaseScheduleRow(
+            name=schedule.name,
+            url=reverse("admin:symphra_django_periodicschedule_change", args=[schedule.pk]),
+            task=schedule.task,
+            description=schedule.describe(),
+            expression=schedule.expression,
+            zone=schedule.zone_name() if schedule.cron else "—",
+            enabled=schedule.enabled,
+            next_run=labels[0] if labels else "",
+            problem=problem,
+            last_run_at=state.last_run_at if state is not None else None,
+            last_status=state.last_status if state is not None else "",
+            last_error=state.last_error if state is not None else "",
+        ))
+    return rows
 
 
 class ScheduleStateAdmin(OperationsAdmin):
@@ -113,8 +161,12 @@ class ScheduleStateAdmin(OperationsAdmin):
         ]
 
     def list_view(self, request: HttpRequest) -> HttpResponse:
+        in_database = can(request, "view_periodicschedule")
         return render(self, request, "schedules.html", "Schedules",
-                      rows=schedule_rows(), can_change=can(request, "change_schedulestate"))
+                      rows=schedule_rows(), can_change=can(request, "change_schedulestate"),
+                      show_database=in_database,
+                      database_rows=database_schedule_rows() if in_database else [],
+                      can_add_database=can(request, "add_periodicschedule"))
 
     def _set_enabled(self, request: HttpRequest, enabled: bool) -> HttpResponse:
         task = periodic_task(request.POST.get("name", ""))
@@ -132,7 +184,7 @@ class ScheduleStateAdmin(OperationsAdmin):
 
     def run_view(self, request: HttpRequest) -> HttpResponse:
         task = periodic_task(request.POST.get("name", ""))
-        message = run_now(task)
+        message = run_now(Periodic.of_task(task))
         logger.info("%s ran schedule %s now (task %s)", request.user, task.name, message.id)
         messages.success(request, f"{task.name} enqueued now on {task.queue} (task {message.id}).")
         return HttpResponseRedirect(reverse("admin:symphra_django_schedulestate_changelist"))

@@ -5,6 +5,11 @@ once if it is newer than the ledger's last tick and no older than the misfire
 grace time: after downtime, missed ticks coalesce into one run (or none, past
 the grace time) instead of a burst of catch-up runs. A tick is skipped while
 ``max_instances`` earlier runs of the task are still queued or running.
+
+The schedules are the periodic tasks the code declares and, when the beat is
+given a ``stored`` source, the schedules kept in the database; both are read
+again on every loop (at most ``max_sleep`` apart), so a pause, an edit or a
+deletion takes effect within one tick.
 """
 
 from __future__ import annotations
@@ -13,23 +18,54 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from symphra_django.backends.base import QueueBackend
 from symphra_django.messages import PENDING_STATES, TaskMessage, from_timestamp
 from symphra_django.runtime.ticks import Ledger
 from symphra_django.tasks.base import Task
 from symphra_django.tasks.registry import TaskRegistry
-from symphra_django.tasks.schedules import Schedule
+from symphra_django.tasks.schedules import Schedule, Window
 
 logger = logging.getLogger("symphra_django.beat")
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """One schedule as the beat runs it: a periodic task the code declares, or
+    a schedule kept in the database (``symphra_django.runtime.stored``).
 
-def _schedule_of(task: Task) -> Schedule:
-    """The schedule of a periodic task (``registry.periodic()`` lists only
-    tasks that have one)."""
-    assert task.schedule is not None, task.name
-    return task.schedule
+    ``key`` names it in the tick ledger, in its tasks' ``meta["schedule"]``
+    and in their tick ids; ``grace`` of None means the beat's own.
+    """
+
+    key: str
+    task: Task
+    schedule: Schedule
+    window: Window
+    max_instances: int
+    queue: str
+    priority: int
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    grace: float | None = None
+
+    #: Holds a Task, which templates would call.
+    do_not_call_in_templates = True
+
+    @classmethod
+    def of_task(cls, task: Task) -> Periodic:
+        """A periodic task of the registry (it has a schedule)."""
+        assert task.schedule is not None, task.name
+        return cls(key=task.name, task=task, schedule=task.schedule, window=task.window,
+                   max_instances=task.max_instances, queue=task.queue, priority=task.priority)
+
+
+class StoredSchedules(Protocol):
+    """Where the beat reads the schedules kept outside the code."""
+
+    def load(self, registry: TaskRegistry) -> list[Periodic]: ...
 
 
 def tick_id(name: str, tick: float) -> str:
@@ -47,6 +83,7 @@ class Beat:
         grace: float = 60.0,
         max_sleep: float = 1.0,
         on_enqueued: Callable[[TaskMessage], None] | None = None,
+        stored: StoredSchedules | None = None,
     ) -> None:
         self.registry = registry
         self.backend_for = backend_for
@@ -55,13 +92,16 @@ class Beat:
         self.max_sleep = max_sleep
         # Lets local idle workers start a tick at once instead of at their next poll.
         self.on_enqueued = on_enqueued
+        # Schedules kept in the database, read again on every loop.
+        self.stored = stored
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.enqueued = 0
         self._skipped: dict[str, float] = {}
+        # Keys whose ledger rows exist: a claim only moves an existing row.
+        self._ensured: set[str] = set()
 
     def start(self) -> None:
-        self.ledger.ensure([task.name for task in self.registry.periodic()])
         self._thread = threading.Thread(target=self._loop, name="symphra-beat", daemon=True)
         self._thread.start()
 
@@ -85,76 +125,93 @@ class Beat:
                 next_due = time.time() + self.max_sleep
             self._stopping.wait(min(self.max_sleep, max(0.005, next_due - time.time())))
 
+    def entries(self) -> list[Periodic]:
+        """Every schedule to run now: the code's enabled and unpaused periodic
+        tasks, then the enabled schedules of the database."""
+        tasks = self.registry.periodic()
+        entries = []
+        if tasks:
+            enabled = self.ledger.enabled([t.name for t in tasks])
+            entries = [Periodic.of_task(t) for t in tasks if t.enabled and enabled.get(t.name, True)]
+        if self.stored is not None:
+            entries += self.stored.load(self.registry)
+        return entries
+
     def run_pending(self, now: float | None = None) -> float:
         """Enqueue every due tick; returns when the next one is due."""
         now = time.time() if now is None else now
-        tasks = self.registry.periodic()
-        if not tasks:
-            return now + self.max_sleep
-        enabled = self.ledger.enabled([t.name for t in tasks])
+        entries = self.entries()
         next_due = now + self.max_sleep
-        for task in tasks:
-            if not task.enabled or not enabled.get(task.name, True):
-                continue
-            self._run_task(task, now)
-            upcoming = _schedule_of(task).next_after(now)
-            if upcoming is not None and task.window.contains(upcoming):
+        if not entries:
+            return next_due
+        keys = [entry.key for entry in entries]
+        unseen = [key for key in keys if key not in self._ensured]
+        if unseen:
+            self.ledger.ensure(unseen)
+        # Forgetting the keys that went away (a deleted database schedule's
+        # row goes with it) makes a key that comes back ensure its row again.
+        self._ensured = set(keys)
+        last_ticks = self.ledger.last_ticks(keys)
+        for entry in entries:
+            self._run(entry, now, last_ticks.get(entry.key))
+            upcoming = entry.schedule.next_after(now)
+            if upcoming is not None and entry.window.contains(upcoming):
                 next_due = min(next_due, upcoming)
         return next_due
 
-    def _run_task(self, task: Task, now: float) -> None:
-        schedule = _schedule_of(task)
-        tick = schedule.latest_at_or_before(now)
-        if tick is None or not task.window.contains(tick):
+    def _run(self, entry: Periodic, now: float, last: float | None) -> None:
+        tick = entry.schedule.latest_at_or_before(now)
+        if tick is None or not entry.window.contains(tick):
             return
-        last = self.ledger.last_tick(task.name)
         if last is not None and tick <= last:
             return
-        if now - tick > self.grace:
+        if now - tick > (self.grace if entry.grace is None else entry.grace):
             return  # missed for good; the next tick will run
-        backend = self.backend_for(task)
-        if self._running_instances(task, backend, last) >= task.max_instances:
+        backend = self.backend_for(entry.task)
+        if self._running_instances(entry, backend, last) >= entry.max_instances:
             # Not claimed: the ledger keeps pointing at the run still going.
-            if self._skipped.get(task.name) != tick:
-                self._skipped[task.name] = tick
+            if self._skipped.get(entry.key) != tick:
+                self._skipped[entry.key] = tick
                 logger.info("skipping tick %s of %s: its previous run is still pending (max_instances=%d)",
-                            from_timestamp(tick).isoformat(), task.name, task.max_instances)
+                            from_timestamp(tick).isoformat(), entry.key, entry.max_instances)
             return
-        if not self.ledger.claim(task.name, tick):
+        if not self.ledger.claim(entry.key, tick):
             return  # another scheduler won this tick
         message = TaskMessage(
-            id=tick_id(task.name, tick),
-            name=task.name,
-            queue=task.queue,
-            priority=task.priority,
+            id=tick_id(entry.key, tick),
+            name=entry.task.name,
+            args=list(entry.args),
+            kwargs=dict(entry.kwargs),
+            queue=entry.queue,
+            priority=entry.priority,
             scheduled_time=tick,
-            max_attempts=task.policy.max_attempts,
-            meta={"schedule": task.name, "tick": tick},
+            max_attempts=entry.task.policy.max_attempts,
+            meta={"schedule": entry.key, "tick": tick},
         )
         try:
             backend.enqueue_sync(message)
         except Exception:
-            self.ledger.unclaim(task.name, tick, last)
+            self.ledger.unclaim(entry.key, tick, last)
             raise
         self.enqueued += 1
         if self.on_enqueued is not None:
             self.on_enqueued(message)
-        upcoming = schedule.next_after(tick)
-        self.ledger.set_next_run(task.name, upcoming)
-        logger.debug("enqueued tick %s of %s", from_timestamp(tick).isoformat(), task.name)
+        upcoming = entry.schedule.next_after(tick)
+        self.ledger.set_next_run(entry.key, upcoming)
+        logger.debug("enqueued tick %s of %s", from_timestamp(tick).isoformat(), entry.key)
 
-    def _running_instances(self, task: Task, backend: QueueBackend, last: float | None) -> int:
-        """How many of the task's most recent ticks are still queued or running."""
+    def _running_instances(self, entry: Periodic, backend: QueueBackend, last: float | None) -> int:
+        """How many of the schedule's most recent ticks are still queued or running."""
         count, tick = 0, last
-        for _ in range(task.max_instances):
+        for _ in range(entry.max_instances):
             if tick is None:
                 break
             try:
-                status = backend.get_status_sync(tick_id(task.name, tick), task.queue)
+                status = backend.get_status_sync(tick_id(entry.key, tick), entry.queue)
             except NotImplementedError:
                 return 0
             if status not in PENDING_STATES:
                 break
             count += 1
-            tick = _schedule_of(task).latest_at_or_before(tick - 1e-3)
+            tick = entry.schedule.latest_at_or_before(tick - 1e-3)
         return count

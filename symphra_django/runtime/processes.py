@@ -65,6 +65,8 @@ def build_scheduler(options: RunOptions) -> Scheduler:
         shutdown_timeout=options.shutdown_timeout,
         beat=options.beat and not options.child,
         work=options.work,
+        # The project's database holds them whatever the queue backend.
+        stored_schedules=True,
     )
 
 

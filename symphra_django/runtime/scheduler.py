@@ -28,6 +28,7 @@ from symphra_django.messages import TaskMessage
 from symphra_django.runtime.beat import Beat
 from symphra_django.runtime.housekeeping import Housekeeper
 from symphra_django.runtime.metrics import Metrics
+from symphra_django.runtime.stored import DatabaseSchedules
 from symphra_django.runtime.throughput import ThroughputRecorder
 from symphra_django.runtime.ticks import DatabaseLedger, Ledger, MemoryLedger
 from symphra_django.runtime.worker import WorkerPool
@@ -75,6 +76,10 @@ class Scheduler:
 
     ``backend`` is a ``QueueBackend`` instance, the alias of one in
     ``SYMPHRA["BACKENDS"]``, or None for a new in-memory backend.
+    ``stored_schedules``: whether the beat also runs the schedules kept in
+    the database (``PeriodicSchedule``); by default it does when the tick
+    ledger is in the database, i.e. for every backend but memory
+    (``runscheduler`` always does).
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class Scheduler:
         work: bool = True,
         registry: TaskRegistry | None = None,
         ledger: Ledger | None = None,
+        stored_schedules: bool | None = None,
     ) -> None:
         self.alias: str | None = None
         if backend is None:
@@ -111,6 +117,11 @@ class Scheduler:
         # Ticks need deduplicating across processes only if other processes
         # can see this backend's tasks (and run or enqueue them).
         self.ledger = ledger or (DatabaseLedger() if backend.shared else MemoryLedger())
+        # The beat runs the schedules kept in the database (PeriodicSchedule)
+        # too; by default wherever its ledger is in the database.
+        self.stored_schedules = (
+            isinstance(self.ledger, DatabaseLedger) if stored_schedules is None else stored_schedules
+        )
         self.metrics = Metrics()
         # Per-minute counts for the admin's chart live in the database too.
         self.throughput = ThroughputRecorder(backend.alias) if isinstance(self.ledger, DatabaseLedger) else None
@@ -168,9 +179,12 @@ class Scheduler:
             self.housekeeper = Housekeeper()
             self.housekeeper.start()
         if self.beat_enabled:
-            self.beat = Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME"),
-                             on_enqueued=lambda message: self.pool.wake() if self.pool else None)
+            self.beat = self._make_beat(on_enqueued=lambda message: self.pool.wake() if self.pool else None)
             self.beat.start()
+
+    def _make_beat(self, **options: Any) -> Beat:
+        return Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME"),
+                    stored=DatabaseSchedules() if self.stored_schedules else None, **options)
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop beat, let running tasks finish up to ``timeout`` (default: the
@@ -228,7 +242,7 @@ class Scheduler:
         held_wait = self.lease_seconds + HELD_GRACE if held_wait is None else held_wait
         connect_backend(self.backend)
         if self.beat_enabled:
-            Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME")).run_pending()
+            self._make_beat().run_pending()
         beat, self.beat_enabled = self.beat_enabled, False
         try:
             self.start()

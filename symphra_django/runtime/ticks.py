@@ -36,6 +36,11 @@ class DatabaseLedger:
         last = self._manager().filter(name=name).values_list("last_tick", flat=True).first()
         return None if last is None else model_epoch(last)
 
+    def last_ticks(self, names: list[str]) -> dict[str, float | None]:
+        """``last_tick`` of each of ``names`` that has a row, in one query."""
+        rows = self._manager().filter(name__in=names).values_list("name", "last_tick")
+        return {name: None if last is None else model_epoch(last) for name, last in rows}
+
     def enabled(self, names: list[str]) -> dict[str, bool]:
         return dict(self._manager().filter(name__in=names).values_list("name", "enabled"))
 
@@ -79,6 +84,9 @@ class MemoryLedger:
 
     def last_tick(self, name: str) -> float | None:
         return self._ticks.get(name)
+
+    def last_ticks(self, names: list[str]) -> dict[str, float | None]:
+        return {name: self._ticks[name] for name in names if name in self._ticks}
 
     def enabled(self, names: list[str]) -> dict[str, bool]:
         return {name: name not in self.disabled for name in names}

@@ -17,12 +17,22 @@ if TYPE_CHECKING:
     from symphra_django.tasks.base import Task
 
 
+#: Names in the tick ledger of the schedules kept in the database start with
+#: this (``db-schedule:<id>``); no task may, so the two never collide.
+RESERVED_PREFIX = "db-schedule:"
+
+
 class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
         self._lock = threading.Lock()
 
     def register(self, task: Task) -> Task:
+        if task.name.startswith(RESERVED_PREFIX):
+            raise TaskDeclarationError(
+                f"task name {task.name!r} starts with {RESERVED_PREFIX!r}, which names database schedules; "
+                "give the task another name=..."
+            )
         with self._lock:
             existing = self._tasks.get(task.name)
             if existing is not None and existing.origin != task.origin:

@@ -340,6 +340,28 @@ class Window:
         return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
 
 
+def upcoming(schedule: Schedule, after: float, count: int, window: Window | None = None) -> list[float]:
+    """The first ``count`` ticks of ``schedule`` after ``after`` that fall in
+    ``window`` (fewer if the window ends first), earliest first.
+
+    A tick exactly at the window's start counts: the beat runs it too.
+    """
+    window = window or Window()
+    ticks: list[float] = []
+    t = after
+    if window.start is not None and window.start > after:
+        t = window.start
+        if schedule.latest_at_or_before(window.start) == window.start:
+            ticks.append(window.start)
+    while len(ticks) < count:
+        tick = schedule.next_after(t)
+        if tick is None or (window.end is not None and tick > window.end):
+            break
+        ticks.append(tick)
+        t = tick
+    return ticks[:count]
+
+
 def _format_seconds(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from symphra_django.backends import backends
 from symphra_django.messages import TaskMessage
-from symphra_django.models import QueuedTask, ScheduleState
+from symphra_django.models import PeriodicSchedule, QueuedTask, ScheduleState
 from symphra_django.tasks.base import declare
 from symphra_django.tasks.registry import registry
 from symphra_django.tasks.schedules import CronSchedule, IntervalSchedule
@@ -84,6 +84,8 @@ def queued(calls):
         assert leased.id == failed.id
         memory.reject_sync(leased, requeue=False, error="RuntimeError: ran", traceback="Traceback ...")
         ScheduleState.objects.create(name=PAUSED, enabled=False)
+        for task in DECLARED:
+            PeriodicSchedule.objects.create(name=f"db {task}", task=task, interval=60, args=[1])
         yield
         backends.close_all()
 
@@ -105,6 +107,10 @@ def every_page() -> list[str]:
         reverse("admin:symphra_django_queuedtask_changelist"),
         reverse("admin:symphra_django_queuedtask_changelist") + f"?task_name__exact={RAISES}",
         reverse("admin:symphra_django_queuedtask_change", args=[row.pk]),
+        reverse("admin:symphra_django_periodicschedule_changelist"),
+        reverse("admin:symphra_django_periodicschedule_add"),
+        *(reverse("admin:symphra_django_periodicschedule_change", args=[pk])
+          for pk in PeriodicSchedule.objects.values_list("pk", flat=True)),
     ]
 
 

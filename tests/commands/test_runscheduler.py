@@ -7,13 +7,20 @@ enqueue from another process, and count the rows each task run writes.
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.support.process_scenarios import sigkill_mid_run_loses_nothing, three_schedulers_run_one_per_tick
+from tests.support.process_scenarios import (
+    add_every_second_database_schedule,
+    sigkill_mid_run_loses_nothing,
+    three_schedulers_run_a_database_schedule_once_per_tick,
+    three_schedulers_run_one_per_tick,
+)
 from tests.support.processes import Project, finish
+from tests.support.waiting import wait_until
 
 
 def test_help_describes_every_option(capsys):
@@ -102,6 +109,31 @@ def test_sigkill_mid_work_loses_nothing_once_leases_expire(project):
 @pytest.mark.slow
 def test_three_schedulers_enqueue_each_cron_tick_exactly_once(project):
     three_schedulers_run_one_per_tick(project, 9)
+
+
+@pytest.mark.slow
+def test_three_schedulers_enqueue_each_tick_of_a_database_schedule_exactly_once(project):
+    three_schedulers_run_a_database_schedule_once_per_tick(project, 9)
+
+
+@pytest.mark.slow
+def test_a_running_scheduler_picks_up_a_database_schedule_added_and_disabled_without_a_restart(project):
+    proc = project.start("--workers", "1")
+    # A task it runs shows it is up (its beat starts with its workers).
+    assert project.manage("enqueue_rows", "1").returncode == 0
+    project.wait_for_rows(1)
+    add_every_second_database_schedule(project, "live")
+    wait_until(lambda: len(project.rows("live-")) >= 2, timeout=60, message="two ticks of the added schedule")
+    result = project.manage("schedules", "disable", "every-second-live")
+    assert result.returncode == 0, result.stderr
+    # A tick claimed before the disable was read may still run; then none.
+    settled = len(project.rows("live-")) + 1
+    assert proc.poll() is None
+    time.sleep(3)
+    assert len(project.rows("live-")) <= settled
+    proc.send_signal(signal.SIGTERM)
+    code, out = finish(proc)
+    assert code == 0, out
 
 
 @pytest.mark.slow

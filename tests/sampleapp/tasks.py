@@ -102,3 +102,10 @@ def _insert_run(key: str) -> None:
 def every_second() -> None:
     """Writes one row per run, keyed by its tick (e2e tests only)."""
     _insert_run(f"tick-{current_message().meta['tick']}")
+
+
+@task
+def record_tick(prefix: str) -> None:
+    """Writes one row per run, keyed by ``prefix`` and its tick (e2e tests of
+    database schedules)."""
+    _insert_run(f"{prefix}-{current_message().meta['tick']}")

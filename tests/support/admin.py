@@ -10,6 +10,7 @@ OPERATIONS_PERMISSIONS = (
     "view_queue", "delete_queue",
     "view_failedtask", "change_failedtask", "delete_failedtask",
     "view_schedulestate", "change_schedulestate",
+    "view_periodicschedule", "add_periodicschedule", "change_periodicschedule", "delete_periodicschedule",
     "view_queuedtask",
 )
 
@@ -32,6 +33,7 @@ def pages(alias: str = "default", queue: str = "default") -> dict[str, tuple[str
         "purge confirmation": (reverse("admin:symphra_django_queue_purge", args=[alias, queue]), "delete_queue"),
         "failed tasks": (reverse("admin:symphra_django_failedtask_changelist"), "view_failedtask"),
         "schedules": (reverse("admin:symphra_django_schedulestate_changelist"), "view_schedulestate"),
+        "database schedules": (reverse("admin:symphra_django_periodicschedule_changelist"), "view_periodicschedule"),
         "queued tasks": (reverse("admin:symphra_django_queuedtask_changelist"), "view_queuedtask"),
     }
 

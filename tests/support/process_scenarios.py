@@ -61,10 +61,28 @@ def sigkill_mid_run_loses_nothing(
 
 def three_schedulers_run_one_per_tick(project: Project, seconds: int) -> None:
     """Three schedulers with an every-second cron: each tick runs once, none is skipped."""
-    procs = [project.start("--workers", "1", SYMPHRA_E2E_CRON="1") for _ in range(3)]
+    _three_schedulers_one_per_tick(project, seconds, "tick-", SYMPHRA_E2E_CRON="1")
+
+
+def add_every_second_database_schedule(project: Project, prefix: str = "stored") -> None:
+    """A schedule kept in the database, every second, writing ``<prefix>-<tick>`` rows."""
+    result = project.manage("schedules", "add", f"every-second-{prefix}", "--cron", "* * * * * *",
+                            "--task", "tests.sampleapp.tasks.record_tick", "--args", f'["{prefix}"]',
+                            "--max-instances", "5")
+    assert result.returncode == 0, result.stderr
+
+
+def three_schedulers_run_a_database_schedule_once_per_tick(project: Project, seconds: int) -> None:
+    """The same proof for a schedule kept in the database (added with ``manage.py schedules``)."""
+    add_every_second_database_schedule(project)
+    _three_schedulers_one_per_tick(project, seconds, "stored-")
+
+
+def _three_schedulers_one_per_tick(project: Project, seconds: int, prefix: str, **env: str) -> None:
+    procs = [project.start("--workers", "1", **env) for _ in range(3)]
     # Counted from the first tick run, not from the start: three Django
     # processes may take seconds to start on a loaded machine.
-    wait_until(lambda: project.rows("tick-"), timeout=60, message="the first cron tick to run")
+    wait_until(lambda: project.rows(prefix), timeout=60, message="the first cron tick to run")
     time.sleep(seconds)
     stopping = time.time()
     for proc in procs:
@@ -72,7 +90,7 @@ def three_schedulers_run_one_per_tick(project: Project, seconds: int) -> None:
     for proc in procs:
         code, out = finish(proc)
         assert code == 0, out
-    ticks = collections.Counter(project.rows("tick-"))
+    ticks = collections.Counter(project.rows(prefix))
     assert len(ticks) >= seconds - 3, ticks
     assert set(ticks.values()) == {1}, [t for t, n in ticks.items() if n > 1]
     # A tick due while the schedulers stop may be handed back unrun; every

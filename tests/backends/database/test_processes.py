@@ -16,6 +16,7 @@ from tests.support.process_scenarios import (
     enqueue_rows,
     sigkill_mid_run_loses_nothing,
     three_processes_run_each_task_exactly_once,
+    three_schedulers_run_a_database_schedule_once_per_tick,
     three_schedulers_run_one_per_tick,
 )
 from tests.support.processes import Project, finish
@@ -111,3 +112,9 @@ def test_sessions_ended_by_the_server_mid_run_are_reopened_and_nothing_is_lost(p
 @pytest.mark.parametrize("project", ["postgresql"], indirect=True)
 def test_three_schedulers_with_an_every_second_cron_run_one_per_tick_for_30_seconds(project):
     three_schedulers_run_one_per_tick(project, 30)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("project", ["postgresql"], indirect=True)
+def test_three_schedulers_run_each_tick_of_a_database_schedule_once_for_15_seconds(project):
+    three_schedulers_run_a_database_schedule_once_per_tick(project, 15)

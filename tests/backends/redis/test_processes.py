@@ -17,6 +17,7 @@ from tests.support.process_scenarios import (
     enqueue_rows,
     sigkill_mid_run_loses_nothing,
     three_processes_run_each_task_exactly_once,
+    three_schedulers_run_a_database_schedule_once_per_tick,
     three_schedulers_run_one_per_tick,
 )
 from tests.support.processes import Project, finish
@@ -55,6 +56,11 @@ def test_three_processes_on_one_queue_of_10000_tasks_run_each_exactly_once(proje
 @pytest.mark.slow
 def test_three_schedulers_with_an_every_second_cron_run_one_per_tick_for_30_seconds(project):
     three_schedulers_run_one_per_tick(project, 30)
+
+
+@pytest.mark.slow
+def test_three_schedulers_run_each_tick_of_a_database_schedule_once_for_15_seconds(project):
+    three_schedulers_run_a_database_schedule_once_per_tick(project, 15)
 
 
 @pytest.mark.slow
