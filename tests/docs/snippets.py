@@ -82,8 +82,9 @@ def blocks(page: Path) -> list[Block]:
         block = Block(page, start_line + 1, match.group(1), match.group(2))
         marker = _MARKER.search(before)
         if marker:
-            words = shlex.split(marker.group(1))
-            block.action, block.args = (words[0], words[1:]) if words else ("", [])
+            action, _, rest = marker.group(1).partition(" ")
+            # A skip's reason is prose (apostrophes and all), not arguments.
+            block.action, block.args = action, ([rest] if action == "skip" and rest else shlex.split(rest))
         found.append(block)
     return found
 
@@ -118,7 +119,7 @@ class DocProject:
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)  # pytest-django's, not the reader's
         self.background: list[tuple[Block, subprocess.Popen, Path]] = []
-        #: What each shell block printed, in order (stdout).
+        #: What each shell or Python block printed, in order (stdout).
         self.printed: list[tuple[Block, str]] = []
 
     # -- a project like the reader's ----------------------------------------------------
@@ -157,7 +158,7 @@ class DocProject:
             with path.open("a" if block.action == "append" else "w", encoding="utf-8") as out:
                 out.write(("\n" if block.action == "append" else "") + block.source)
         elif block.action == "python":
-            self.python(block.source, where=block)
+            self.printed.append((block, self.python(block.source, where=block).stdout))
         else:
             command = self.localise(block.source.rstrip("\n"))
             extra = block.option("append")
@@ -216,9 +217,9 @@ class DocProject:
         with socket.socket() as sock:
             return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
-    def printed_by(self, command: str) -> str:
-        """What the shell block that is exactly ``command`` printed."""
-        [out] = [out for block, out in self.printed if block.source.strip() == command]
+    def printed_by(self, source: str) -> str:
+        """What the block whose code is ``source`` (or starts with it) printed."""
+        [out] = [out for block, out in self.printed if block.source.strip().startswith(source)]
         return out
 
     def output(self, index: int) -> str:

@@ -3,6 +3,8 @@ each doc-test marker names a known action and sits right above a block."""
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from tests.docs.snippets import ACTIONS, ROOT, blocks, pages
@@ -12,7 +14,8 @@ PYTHON_BLOCKS = [block for page in pages() for block in blocks(page) if block.la
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda block: block.where)
 def test_python_block_compiles(block):
-    compile("\n" * (block.line - 1) + block.source, str(block.page), "exec")
+    # Top-level await is allowed: a block may show a line of async code.
+    compile("\n" * (block.line - 1) + block.source, str(block.page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda page: str(page.relative_to(ROOT)))

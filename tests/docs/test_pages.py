@@ -5,19 +5,29 @@ then what the page says they do is checked."""
 from __future__ import annotations
 
 import re
+import shutil
 
 import django
 import pytest
 
-from tests.docs.snippets import DOCS, DocProject
+from tests.docs.snippets import DOCS, DocProject, blocks
 
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """One project made and migrated; each test works on a copy of it."""
+    base = DocProject(tmp_path_factory.mktemp("startproject"))
+    base.startproject()
+    return base.cwd
+
+
 @pytest.fixture
-def project(tmp_path):
+def project(started, tmp_path):
+    shutil.copytree(started, tmp_path / started.name)
     project = DocProject(tmp_path)
-    project.startproject()
+    project.cwd = tmp_path / started.name
     yield project
     project.kill()
 
@@ -49,3 +59,36 @@ def test_django_tasks_page_runs_a_django_task_through_runscheduler(project):
         f"from myapp.tasks import send_welcome\nr = send_welcome.get_result({task_id!r})\nprint(r.status, r.return_value)"
     )
     assert result.stdout.strip() == "SUCCESSFUL sent"
+
+
+COMING_FROM = DOCS / "coming-from-symphra-scheduler.md"
+
+
+def test_coming_from_page_moves_a_queued_task_to_the_new_scheduler_which_runs_it(project):
+    project.play(COMING_FROM)  # the working version runs as it is
+    [block] = [block for block in blocks(COMING_FROM) if block.action == "python"]
+    # The same code with a task queued in the old backend, and then a wait
+    # for the new scheduler to run it where the page has "...".
+    queued = "old_scheduler = Scheduler(backend=MemoryBackend())\n"
+    waited = "...                        # the rest of your program\n"
+    assert queued in block.source and waited in block.source
+    source = (
+        "import threading\n"
+        "from symphra_django import TaskMessage\n"
+        "ran = threading.Event()\n"
+        "def ping():\n"
+        "    ran.set()\n"
+        + block.source.replace(queued, queued + (
+            "ping_task = old_scheduler.register_task(ping, name='ping')\n"
+            "old_scheduler.backend.enqueue_sync(TaskMessage(name='ping', id='ping-1'))\n"
+        )).replace(waited, (
+            "assert old_scheduler.backend.get_queue_size_sync() == 0\n"
+            "assert ran.wait(30), 'the moved task did not run'\n"
+        ))
+    )
+    project.python(source)
+
+
+def test_scheduler_page_runs_tasks_with_a_scheduler_made_in_code(project):
+    project.play(DOCS / "scheduler.md")
+    assert project.printed_by("from symphra_django import Scheduler, task") == "building the report of 2026-01-31\n"
