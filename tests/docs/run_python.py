@@ -9,10 +9,9 @@ at the page's own line.
 import os
 import sys
 
-sys.path.insert(0, os.getcwd())
+import django
 
-import django  # noqa: E402 - after the project is importable
-
+sys.path.insert(0, os.getcwd())  # the project's packages, as manage.py has them
 django.setup()
 
 page, line = sys.argv[1], int(sys.argv[2])

@@ -90,7 +90,8 @@ def blocks(page: Path) -> list[Block]:
 
 
 def pages() -> list[Path]:
-    return sorted(DOCS.rglob("*.md"))
+    """The docs pages, and the README (the package index shows it)."""
+    return [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
 
 
 def free_port() -> int:

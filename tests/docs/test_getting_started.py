@@ -62,7 +62,7 @@ def test_the_tutorial_runs_a_task_enqueued_by_a_view_and_the_admin_shows_it(tmp_
         assert "shop.tasks.send_receipt" in history and "Done" in history
         assert "shop.tasks.forget_old_orders" in browser.get("/admin/symphra_django/schedulestate/")
 
-        runserver, runscheduler = project.interrupt()
+        _runserver, runscheduler = project.interrupt()
     finally:
         project.kill()
     assert "2 task(s) declared, 1 periodic" in runscheduler
