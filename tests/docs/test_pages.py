@@ -92,3 +92,23 @@ def test_coming_from_page_moves_a_queued_task_to_the_new_scheduler_which_runs_it
 def test_scheduler_page_runs_tasks_with_a_scheduler_made_in_code(project):
     project.play(DOCS / "scheduler.md")
     assert project.printed_by("from symphra_django import Scheduler, task") == "building the report of 2026-01-31\n"
+
+
+CHECK_AND_DESCRIBE = """
+from django.core.management import call_command
+from symphra_django.backends import backends
+
+call_command("check", fail_level="WARNING")
+print(backends["default"].describe())
+"""
+
+
+@pytest.mark.parametrize(("page", "described"), [
+    ("backends/database.md", "DatabaseBackend(default, database='default')"),
+    ("backends/redis.md", "RedisBackend(default, redis://worker:***@redis.internal:6379/0)"),
+    ("backends/rabbitmq.md", "RabbitMQBackend(default, amqp://app:***@rabbit.internal:5672/prod"),
+])
+def test_backend_page_settings_pass_the_checks_and_print_no_password(project, page, described):
+    project.play(DOCS / page)
+    shown = project.python(CHECK_AND_DESCRIBE).stdout
+    assert described in shown and "secret" not in shown
