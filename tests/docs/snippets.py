@@ -119,7 +119,7 @@ class DocProject:
             "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)  # pytest-django's, not the reader's
-        self.background: list[tuple[Block, subprocess.Popen, Path]] = []
+        self.background: list[tuple[str, subprocess.Popen, Path]] = []
         #: What each shell or Python block printed, in order (stdout).
         self.printed: list[tuple[Block, str]] = []
 
@@ -166,7 +166,7 @@ class DocProject:
             if extra:
                 command = f"{command} {extra}"
             if "background" in block.args:
-                self.start(command, block)
+                self.start(command, where=block.where)
             else:
                 self.printed.append((block, self.shell(command, where=block.where).stdout))
 
@@ -201,18 +201,19 @@ class DocProject:
         assert result.returncode == 0, f"{label}: exit {result.returncode}\n{result.stdout}{result.stderr}"
         return result
 
-    def start(self, command: str, block: Block) -> None:
+    def start(self, command: str, *, where: str) -> None:
+        """Start a shell command and go on; ``interrupt()`` stops it."""
         log = self.root / f"background-{len(self.background)}.log"
         with log.open("w") as out:
             proc = subprocess.Popen(
                 ["bash", "-c", command], cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
-        self.background.append((block, proc, log))
+        self.background.append((where, proc, log))
         if str(self.port) in command:
             wait_until(lambda: self.listening() or proc.poll() is not None, timeout=60,
-                       message=lambda: f"{block.where}: a server on port {self.port}\n{log.read_text()}")
-            assert proc.poll() is None, f"{block.where}: exited {proc.returncode}\n{log.read_text()}"
+                       message=lambda: f"{where}: a server on port {self.port}\n{log.read_text()}")
+            assert proc.poll() is None, f"{where}: exited {proc.returncode}\n{log.read_text()}"
 
     def listening(self) -> bool:
         with socket.socket() as sock:
@@ -234,15 +235,15 @@ class DocProject:
         """Ctrl-C to every background command, newest first: each must exit 0.
         Returns their output, in the order they were started."""
         outputs = []
-        for block, proc, log in reversed(self.background):
+        for where, proc, log in reversed(self.background):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGINT)
             try:
                 code = proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                raise AssertionError(f"{block.where}: still running {timeout}s after Ctrl-C\n{log.read_text()}") from None
-            assert code == 0, f"{block.where}: exit {code} after Ctrl-C\n{log.read_text()}"
+                raise AssertionError(f"{where}: still running {timeout}s after Ctrl-C\n{log.read_text()}") from None
+            assert code == 0, f"{where}: exit {code} after Ctrl-C\n{log.read_text()}"
             outputs.append(log.read_text())
         self.background.clear()
         return outputs[::-1]

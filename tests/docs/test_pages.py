@@ -11,6 +11,7 @@ import django
 import pytest
 
 from tests.docs.snippets import DOCS, DocProject, blocks
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +67,10 @@ COMING_FROM = DOCS / "coming-from-symphra-scheduler.md"
 
 def test_coming_from_page_moves_a_queued_task_to_the_new_scheduler_which_runs_it(project):
     project.play(COMING_FROM)  # the working version runs as it is
+    project.start("python manage.py runscheduler", where="the quickstart's tasks")
+    wait_until(lambda: "Hello, symphra_django!" in project.output(0), timeout=30,
+               message=lambda: f"hello_task to run\n{project.output(0)}")
+    project.interrupt()
     [block] = [block for block in blocks(COMING_FROM) if block.action == "python"]
     # The same code with a task queued in the old backend, and then a wait
     # for the new scheduler to run it where the page has "...".
