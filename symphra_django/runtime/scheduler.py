@@ -74,12 +74,41 @@ def connect_backend(backend: QueueBackend, retries: int | None = None) -> None:
 class Scheduler:
     """Runs periodic ticks (beat) and workers against one queue backend.
 
-    ``backend`` is a ``QueueBackend`` instance, the alias of one in
-    ``SYMPHRA["BACKENDS"]``, or None for a new in-memory backend.
-    ``stored_schedules``: whether the beat also runs the schedules kept in
-    the database (``PeriodicSchedule``); by default it does when the tick
-    ledger is in the database, i.e. for every backend but memory
-    (``runscheduler`` always does).
+    ``manage.py runscheduler`` runs one per process; scripts and tests can
+    make their own (see docs/scheduler.md):
+
+        scheduler = Scheduler("default")
+        scheduler.start()
+        try:
+            ...
+        finally:
+            scheduler.stop()
+
+    Args:
+        backend: the alias of a backend in ``SYMPHRA["BACKENDS"]`` (then
+            ``task.enqueue()`` and this scheduler use the same backend), a
+            ``QueueBackend`` instance (the scheduler runs what is in it), or
+            None for a new ``MemoryBackend`` only this scheduler sees.
+        queues: the queues its workers consume; default: every known queue
+            (``SYMPHRA["QUEUES"]``, the queues tasks declare, the backend's
+            default queue).
+        workers: worker threads (default ``SYMPHRA["WORKERS"]``).
+        batch_size: tasks claimed per round trip (default ``SYMPHRA["BATCH_SIZE"]``).
+        lease_seconds: the lease of a claimed task (default ``SYMPHRA["LEASE_SECONDS"]``).
+        poll_interval: longest sleep of an idle worker (default ``SYMPHRA["POLL_INTERVAL"]``).
+        shutdown_timeout: seconds running tasks may finish in ``stop()``
+            (default ``SYMPHRA["SHUTDOWN_TIMEOUT"]``).
+        beat: run the periodic ticks of the declared periodic tasks.
+        work: run tasks (False: enqueue ticks only, like ``--beat-only``).
+        registry: the declared tasks it knows (default: the project's, where
+            ``@task`` and the schedule decorators declare).
+        ledger: where ticks are recorded so that each runs once (default:
+            the database when the backend is shared between processes,
+            memory otherwise).
+        stored_schedules: whether the beat also runs the schedules kept in
+            the database (``PeriodicSchedule``); by default it does when the
+            tick ledger is in the database, i.e. for every backend but memory
+            (``runscheduler`` always does).
     """
 
     def __init__(
@@ -134,29 +163,44 @@ class Scheduler:
     # -- task registration, as in symphra-scheduler --------------------------------------------
 
     def register_task(self, func: Callable[..., Any] | Task, **options: Any) -> Task:
-        """Declare ``func`` (or re-register a Task) with ``@task``'s options."""
+        """Declare ``func`` (or re-register a Task) with ``@task``'s options
+        (``name=``, ``queue=``, ``priority=``, ``retry_policy=``, ``timeout=``,
+        ``backend=``, and ``schedule=`` with a schedule for a periodic task) in
+        this scheduler's registry; returns the ``Task``, whose ``enqueue()``
+        queues calls of it."""
         return declare(func, target=self.registry, **options)
 
     def get_task(self, name: str) -> Task | None:
+        """The declared task of that name, or None."""
         return self.registry.get(name)
 
     def unregister_task(self, name: str) -> Task | None:
+        """Forget a task; returns it, or None if there was none. Messages of
+        that name still queued then fail as unknown tasks."""
         return self.registry.unregister(name)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def queue_names(self) -> list[str]:
+        """The queues the workers consume: ``queues`` if given, else every known queue."""
         if self.queues:
             return self.queues
         return sorted(known_queues(self.registry, default_queue=self.backend.default_queue))
 
     def backend_for(self, task: Task) -> QueueBackend:
+        """Where the beat enqueues ``task``'s ticks: this scheduler's backend,
+        or the alias the task names when the scheduler was given an alias."""
         if self.alias is None or task.backend == self.alias:
             return self.backend
         return backends[task.backend]
 
     def start(self) -> None:
-        """Start beat and workers in background threads; returns at once."""
+        """Connect (retrying with backoff, ``SYMPHRA["CONNECT_RETRIES"]``), then
+        start the beat and the workers in background threads; returns at once.
+
+        Raises:
+            BackendUnavailable: the backend could not be reached.
+        """
         connect_backend(self.backend)
         self.started_at = time.time()
         self._stopped.clear()
@@ -201,6 +245,7 @@ class Scheduler:
         return finished
 
     def wait(self, timeout: float | None = None) -> bool:
+        """Block until the scheduler is stopped (True) or ``timeout`` seconds pass (False)."""
         return self._stopped.wait(timeout)
 
     def run(self, install_signals: bool = True) -> bool:
@@ -313,6 +358,9 @@ class Scheduler:
     # -- stats ---------------------------------------------------------------------------
 
     def get_stats(self) -> dict[str, Any]:
+        """A snapshot for monitoring: ``backend`` (its description),
+        ``running``, ``uptime`` (seconds), ``queues`` (each queue's counts),
+        ``tasks`` (outcomes per task), ``totals`` and ``periodic_enqueued``."""
         queues = {}
         for queue in self.queue_names():
             try:

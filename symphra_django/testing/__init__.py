@@ -1,7 +1,7 @@
 """The backend contract kit: the queue contract as pytest tests.
 
 Every built-in backend passes these tests; a custom backend proves it keeps
-the same contract by running them (see ``docs/custom-backends.md``)::
+the same contract by running them (see ``docs/custom-backends.md``):
 
     from symphra_django.testing import BackendContractTests
 

@@ -1,4 +1,4 @@
-"""A custom backend written for the seed's async interface plugs in through
+"""A custom backend written for symphra-scheduler's async interface plugs in through
 settings and runs tasks, with the sync side derived by the base class."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from symphra_django.backends import QueueBackend, backends
 from tests.sampleapp.tasks import remember
 
 
-class SeedStyleBackend(QueueBackend):
-    """Like the seed's "Custom Backend" example: async methods only, a dict store."""
+class AsyncOnlyBackend(QueueBackend):
+    """Like symphra-scheduler's "Custom Backend" example: async methods only, a dict store."""
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -74,13 +74,13 @@ def test_a_backend_missing_required_methods_is_refused_naming_them():
         Incomplete()
 
 
-@override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "tests.backends.test_custom_backend.SeedStyleBackend"}}})
-def test_a_seed_style_async_backend_runs_tasks_through_settings(events):
+@override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "tests.backends.test_custom_backend.AsyncOnlyBackend"}}})
+def test_an_async_only_backend_runs_tasks_through_settings(events):
     try:
         for i in range(5):
             remember.enqueue(i)
         backend = backends["default"]
-        assert isinstance(backend, SeedStyleBackend)
+        assert isinstance(backend, AsyncOnlyBackend)
         assert backend.get_queue_size_sync() == 5
         Scheduler("default", beat=False, poll_interval=0.01).run_burst()
         assert sorted(e[1] for e in events) == [0, 1, 2, 3, 4]

@@ -138,7 +138,7 @@ def test_stop_waits_for_the_running_task_up_to_the_timeout(memory, events):
     wait_until(lambda: ("slept", "too-long") in events, timeout=5, message="the abandoned task to finish")
 
 
-def test_scheduler_without_backend_uses_memory_and_the_seed_api():
+def test_scheduler_without_backend_uses_memory_and_symphra_schedulers_api():
     scheduler = Scheduler(poll_interval=0.01)
     ran = threading.Event()
 

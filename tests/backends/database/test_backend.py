@@ -171,7 +171,7 @@ def test_batch_claims_from_many_threads_are_disjoint_and_complete(engine):
 # -- options ----------------------------------------------------------------------------
 
 
-def test_seed_name_is_the_same_backend():
+def test_symphra_schedulers_sqlite_name_is_the_same_backend():
     assert SQLiteBackend is DatabaseBackend
 
 

@@ -1,4 +1,4 @@
-"""Where the Redis backend connects: the seed's URL forms, CACHES reuse, masking."""
+"""Where the Redis backend connects: symphra-scheduler's URL forms, CACHES reuse, masking."""
 
 from __future__ import annotations
 
