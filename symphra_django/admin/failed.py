@@ -211,6 +211,7 @@ def read_failed(filters: Filters, page: int = 1, per_page: int = PER_PAGE, timeo
             status.gather_status(backend, backend_status, progress)
         if backend is None or not backend_status.healthy:
             listing.notes.append(f"{name}: {backend_status.problem}")
+            listing.unfiltered = None
             return listing
         for queue_status in backend_status.queues:
             counted = queue_status.stats is not None and queue_status.problem is None
