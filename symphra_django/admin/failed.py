@@ -35,7 +35,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from symphra_django.admin.guard import OperationsAdmin, can, guarded, render
-from symphra_django.admin.queues import task_url
+from symphra_django.admin.queues import resolve_queue, task_url
 from symphra_django.backends import FailedPage, FailedQuery, QueueBackend, backends
 from symphra_django.backends.base import NotSupported
 from symphra_django.backends.failed_store import FAILURE_KINDS, error_kind
@@ -409,7 +409,8 @@ class FailedTaskAdmin(OperationsAdmin):
             return self.back(request)
         for (alias, queue), ids in sorted(chosen.items()):
             try:
-                backend = status.backend_for(alias)
+                # Only a queue the backend shows: a posted name never reaches the broker unchecked.
+                backend = resolve_queue(alias, queue)
                 action = backend.retry_failed_sync if verb == "retried" else backend.delete_failed_sync
                 count = action(ids, queue)
             except Exception as exc:  # noqa: BLE001 - the operator sees why

@@ -306,6 +306,15 @@ def test_an_action_without_a_selection_or_an_action_changes_nothing(operator, me
     assert memory.get_status_sync("kept") == "failed"
 
 
+def test_an_action_on_a_queue_or_alias_that_does_not_exist_touches_nothing(operator, memory):
+    fail(memory, "kept")
+    body = act(operator, "retry", [("default", "no-such-queue", "kept"), ("nope", "default", "kept")]).content.decode()
+    assert "Failed tasks of no-such-queue (default) not retried" in body
+    assert "Failed tasks of default (nope) not retried" in body
+    assert "no-such-queue" not in memory.queues_sync()
+    assert memory.get_status_sync("kept") == "failed"
+
+
 def test_an_action_the_backend_refuses_shows_its_error(operator, memory, monkeypatch):
     def refuse(*args, **kwargs):
         raise ConnectionError("connection reset")
