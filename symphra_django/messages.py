@@ -96,8 +96,26 @@ class TaskMessage:
 
     @property
     def attempts_display(self) -> str:
-        """``"N of M"``: this delivery's number and the runs allowed (logs, admin)."""
+        """``"N of M"``: deliveries so far and the runs allowed (logs, admin,
+        ``taskstatus``; see :func:`attempts_display`)."""
         return attempts_display(self.attempts, self.max_attempts)
+
+    @property
+    def failed_at(self) -> float | None:
+        """When the task went to the failed store (epoch seconds), as the
+        failed store recorded it in ``meta["failed_at"]``; None if it is not
+        failed or the record holds no valid time (meta comes from storage)."""
+        meta = self.meta
+        value = meta.get("failed_at") if isinstance(meta, dict) else None
+        if type(value) not in (int, float):
+            return None
+        number = float(value)  # type: ignore[arg-type]  # an int or a float, checked above
+        return number if math.isfinite(number) else None
+
+    @property
+    def failed_at_datetime(self) -> datetime | None:
+        failed_at = self.failed_at
+        return None if failed_at is None else from_timestamp(failed_at)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -278,8 +296,20 @@ def delivery_limit(max_attempts: int) -> int:
 
 
 def attempts_display(attempts: int, max_attempts: int) -> str:
-    """``"N of M"``, as logs, the admin and ``taskstatus`` show attempts."""
-    return f"{attempts} of {max_attempts}"
+    """The one way logs, the admin and ``taskstatus`` show attempts.
+
+    ``"N of M"``: N deliveries so far (the running one included) of the M
+    runs the task's retry policy allows, so a task without retries reads
+    ``"1 of 1"`` when it runs, and a waiting task that never ran ``"0 of 1"``.
+    Deliveries past M can only be redeliveries after lost leases (a crashed
+    worker, at most :data:`CRASH_REDELIVERIES`), and say so:
+    ``"3 of 1 (2 crash redeliveries)"``.
+    """
+    runs = max(1, max_attempts)
+    if attempts <= runs:
+        return f"{attempts} of {runs}"
+    extra = attempts - runs
+    return f"{attempts} of {runs} ({extra} crash redeliver{'y' if extra == 1 else 'ies'})"
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,20 @@ def test_a_message_gets_its_policy_runs_plus_the_crash_redeliveries():
 
 def test_attempts_read_as_n_of_m():
     assert TaskMessage(name="t", attempts=2, max_attempts=3).attempts_display == "2 of 3"
+
+
+def test_deliveries_past_the_runs_allowed_are_named_crash_redeliveries():
+    assert TaskMessage(name="t", attempts=1, max_attempts=1).attempts_display == "1 of 1"
+    assert TaskMessage(name="t", attempts=0, max_attempts=1).attempts_display == "0 of 1"
+    assert TaskMessage(name="t", attempts=2, max_attempts=1).attempts_display == "2 of 1 (1 crash redelivery)"
+    assert TaskMessage(name="t", attempts=5, max_attempts=3).attempts_display == "5 of 3 (2 crash redeliveries)"
+    # A message stored without a limit is allowed one run (as delivery_limit has it).
+    assert TaskMessage(name="t", attempts=1, max_attempts=0).attempts_display == "1 of 1"
+
+
+def test_failed_at_is_read_from_meta_only_when_it_is_a_time():
+    assert TaskMessage(name="t", meta={"failed_at": 1_700_000_000.5}).failed_at == 1_700_000_000.5
+    assert TaskMessage(name="t", meta={"failed_at": 1_700_000_000}).failed_at == 1_700_000_000.0
+    for stored in ("yesterday", None, True, float("nan"), float("inf"), [1]):
+        assert TaskMessage(name="t", meta={"failed_at": stored}).failed_at is None, stored
+    assert TaskMessage(name="t").failed_at is None

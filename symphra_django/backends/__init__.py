@@ -1,7 +1,8 @@
 """Queue backends: the public contract, the built-in backends and the aliases.
 
 ``from symphra_django.backends import QueueBackend, MemoryBackend,
-DatabaseBackend, RedisBackend, RabbitMQBackend, backends``. The Redis and
+DatabaseBackend, RedisBackend, RabbitMQBackend, backends`` (and
+``FailedQuery``, ``FailedPage`` for searching failed stores). The Redis and
 RabbitMQ backends are imported on first use, so their client libraries are
 only needed by projects that use them.
 """
@@ -12,6 +13,7 @@ from importlib import import_module
 from typing import Any
 
 from symphra_django.backends.base import NotSupported, QueueBackend
+from symphra_django.backends.failed_store import FailedPage, FailedQuery
 from symphra_django.backends.handler import SHORT_NAMES, backends
 from symphra_django.backends.memory import MemoryBackend
 
@@ -33,6 +35,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "SHORT_NAMES",
     "DatabaseBackend",
+    "FailedPage",
+    "FailedQuery",
     "MemoryBackend",
     "NotSupported",
     "QueueBackend",

@@ -20,7 +20,9 @@ base class derives the other (one mechanism, :func:`operation` and
 
 Implementing neither side of a required method is a ``TypeError`` when the
 backend is instantiated; an optional one then raises :class:`NotSupported`
-(or, for ``enqueue_many``/``acknowledge_many``, goes one task at a time).
+(or, for ``enqueue_many``/``acknowledge_many``, goes one task at a time, and
+for ``get_task`` and the failed-store searches, is built on ``peek`` and
+``list_failed`` by :mod:`symphra_django.backends.failed_store`).
 
 Connecting is the backend's business, not its caller's: getting a backend
 never touches the network, and the first operation connects it
@@ -38,7 +40,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar
 
 from symphra_django.exceptions import BackendUnavailable, CorruptPayload
 from symphra_django.messages import DEFAULT_QUEUE, REASON_LENGTH, QueueStats, TaskMessage, delivery_limit
@@ -46,6 +48,9 @@ from symphra_django.utils.identifiers import validate_identifier
 from symphra_django.utils.secrets import mask_urls_in
 from symphra_django.utils.text import shorten, shorten_name
 from symphra_django.utils.times import to_timestamp
+
+if TYPE_CHECKING:
+    from symphra_django.backends.failed_store import FailedPage, FailedQuery
 
 logger = logging.getLogger("symphra_django.backends")
 
@@ -114,6 +119,10 @@ class Operation:
     each: str | None = None
     #: Implemented by neither side: do nothing (instead of NotSupported).
     optional: bool = False
+    #: Implemented by neither side: call this function of
+    #: :mod:`symphra_django.backends.failed_store` with the backend and the
+    #: arguments (a generic way built on other methods of the contract).
+    fallback: str | None = None
 
     @property
     def sync_name(self) -> str:
@@ -125,18 +134,20 @@ OPERATIONS: dict[str, Operation] = {}
 
 
 def operation(
-    *, required: bool = False, each: str | None = None, optional: bool = False
+    *, required: bool = False, each: str | None = None, optional: bool = False, fallback: str | None = None
 ) -> Callable[[Callable[Concatenate[B, P], Awaitable[R]]], Callable[Concatenate[B, P], Awaitable[R]]]:
     """Declare a pair of the contract from its async stub (signature and
     docstring; the body is never run) and return the async side the base
     class provides: it runs the backend's ``*_sync`` method in a thread."""
 
     def declare(stub: Callable[Concatenate[B, P], Awaitable[R]]) -> Callable[Concatenate[B, P], Awaitable[R]]:
-        op = OPERATIONS[stub.__name__] = Operation(stub.__name__, required, each, optional)
+        op = OPERATIONS[stub.__name__] = Operation(stub.__name__, required, each, optional, fallback)
 
         async def derived(self: QueueBackend, *args: Any, **kwargs: Any) -> Any:
             if op.sync_name in self._implemented:
                 return await asyncio.to_thread(getattr(self, op.sync_name), *args, **kwargs)
+            if op.fallback:
+                return await asyncio.to_thread(_fallback(op), self, *args, **kwargs)
             if op.each:
                 single = getattr(self, op.each)
                 return sum([bool(await single(item)) for item in _items(args, kwargs)])
@@ -158,6 +169,8 @@ def sync_twin(stub: Callable[Concatenate[B, P], Awaitable[R]]) -> Callable[Conca
     def derived(self: QueueBackend, *args: Any, **kwargs: Any) -> Any:
         if op.name in self._implemented:
             return self._run_coroutine(getattr(self, op.name)(*args, **kwargs))
+        if op.fallback:
+            return _fallback(op)(self, *args, **kwargs)
         if op.each:
             single = getattr(self, f"{op.each}_sync")
             return sum(bool(single(item)) for item in _items(args, kwargs))
@@ -171,6 +184,13 @@ def sync_twin(stub: Callable[Concatenate[B, P], Awaitable[R]]) -> Callable[Conca
     del derived.__wrapped__  # type: ignore[attr-defined]  # it is not a coroutine function
     derived.__signature__ = inspect.signature(stub)  # type: ignore[attr-defined]
     return _guarded(op, derived)
+
+
+def _fallback(op: Operation) -> Callable[..., Any]:
+    # Imported when first used: failed_store builds on this module.
+    from symphra_django.backends import failed_store
+
+    return getattr(failed_store, op.fallback or "")
 
 
 def _items(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[Any]:
@@ -535,11 +555,28 @@ class QueueBackend:
 
     @operation()
     async def peek(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
-        """The next due tasks without leasing them (NotSupported where the
-        broker cannot show them without consuming)."""
+        """The waiting tasks without leasing them, in the order workers will
+        take them: due tasks by priority (higher first), due time and enqueue
+        order (C4), then delayed tasks by due time (then priority and enqueue
+        order). NotSupported where the broker cannot show them without
+        consuming."""
         raise NotImplementedError
 
     peek_sync = sync_twin(peek)
+
+    @operation(fallback="find_task_by_listing")
+    async def get_task(self, task_id: str, queue: str | None = None) -> TaskMessage | None:
+        """The task ``task_id`` as this backend holds it, waiting, in flight or
+        failed, without taking it; None if it holds no such task.
+
+        A task in flight carries its ``lease_token`` and ``lease_expires``, a
+        failed one its ``error``, ``traceback`` and ``meta["failed_at"]``.
+        Without an implementation the base class looks through ``peek`` (the
+        first 500) and the failed store; NotSupported where the broker cannot
+        show a waiting task without taking it."""
+        raise NotImplementedError
+
+    get_task_sync = sync_twin(get_task)
 
     @operation()
     async def queues(self) -> list[str]:
@@ -569,10 +606,27 @@ class QueueBackend:
     async def list_failed(
         self, queue: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[TaskMessage]:
-        """Failed tasks, newest first, each with ``error`` and ``traceback``."""
+        """Failed tasks, newest first (skipping ``offset``, at most ``limit``),
+        each with ``error``, ``traceback`` and the time it failed in
+        ``meta["failed_at"]`` (epoch seconds; ``TaskMessage.failed_at``)."""
         raise NotImplementedError
 
     list_failed_sync = sync_twin(list_failed)
+
+    @operation(fallback="find_failed_by_listing")
+    async def find_failed(
+        self, queue: str | None = None, query: FailedQuery | None = None, limit: int = 100, offset: int = 0
+    ) -> FailedPage:
+        """The failed tasks that match ``query``, newest first (skipping
+        ``offset``, at most ``limit``), and how many match in all.
+
+        Without an implementation the base class builds it on
+        ``list_failed`` (and ``get_stats`` for the total when nothing is
+        filtered): the store is read in chunks and filtered in Python. A
+        backend that can filter in its storage overrides it."""
+        raise NotImplementedError
+
+    find_failed_sync = sync_twin(find_failed)
 
     @operation()
     async def retry_failed(self, task_ids: Iterable[str], queue: str | None = None) -> int:
@@ -587,6 +641,24 @@ class QueueBackend:
         raise NotImplementedError
 
     delete_failed_sync = sync_twin(delete_failed)
+
+    @operation(fallback="retry_failed_by_listing")
+    async def retry_failed_where(self, queue: str | None = None, query: FailedQuery | None = None) -> int:
+        """Retry every failed task of ``queue`` that matches ``query`` (all
+        of them without one); returns how many moved. The base class
+        lists the matching ids, then calls ``retry_failed``."""
+        raise NotImplementedError
+
+    retry_failed_where_sync = sync_twin(retry_failed_where)
+
+    @operation(fallback="delete_failed_by_listing")
+    async def delete_failed_where(self, queue: str | None = None, query: FailedQuery | None = None) -> int:
+        """Delete every failed task of ``queue`` that matches ``query`` (all
+        of them without one); returns how many were deleted. The base class
+        lists the matching ids, then calls ``delete_failed``."""
+        raise NotImplementedError
+
+    delete_failed_where_sync = sync_twin(delete_failed_where)
 
     # -- waking idle workers -----------------------------------------------------------
 

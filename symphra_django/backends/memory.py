@@ -262,9 +262,32 @@ class MemoryBackend(QueueBackend):
     def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
         with self._lock:
             q = self._queue(self.queue_for(queue))
-            tasks = [t for _, t in q.pending.values()]
-        tasks.sort(key=lambda t: (t.scheduled_time > self._clock(), -t.priority, t.scheduled_time))
-        return [_shown(t, self.queue_for(queue)) for t in tasks[:limit]]
+            now = self._clock()
+            entries = list(q.pending.values())
+
+        def taken(entry: tuple[int, TaskMessage]) -> tuple[bool, float, float, int]:
+            # Due tasks by priority, time, enqueue order (the claim's order);
+            # delayed ones by when they fall due, then priority.
+            seq, task = entry
+            if task.scheduled_time <= now:
+                return (False, -task.priority, task.scheduled_time, seq)
+            return (True, task.scheduled_time, -task.priority, seq)
+
+        entries.sort(key=taken)
+        return [_shown(t, self.queue_for(queue)) for _, t in entries[:limit]]
+
+    def get_task_sync(self, task_id: str, queue: str | None = None) -> TaskMessage | None:
+        name = self.queue_for(queue)
+        with self._lock:
+            q = self._queue(name)
+            self._promote(q, self._clock())
+            entry = q.pending.get(task_id)
+            task = entry[1] if entry is not None else q.in_flight.get(task_id) or q.failed.get(task_id)
+            if task is None:
+                return None
+            shown = _shown(task, name)
+            shown.lease_token, shown.lease_expires = task.lease_token, task.lease_expires
+            return shown
 
     def queues_sync(self) -> list[str]:
         with self._lock:

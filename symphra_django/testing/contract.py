@@ -25,10 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from symphra_django.backends.base import NotSupported, QueueBackend
+from symphra_django.backends.failed_store import FailedQuery
 from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, TaskMessage
 from symphra_django.testing.harness import (
@@ -375,6 +377,7 @@ class DeliveryLimitRules(ContractHarness):
         [failed] = self.optional(backend.list_failed_sync)
         assert failed.id == "poison"
         assert failed.error is not None and "lease expired" in failed.error
+        assert failed.failed_at is not None, "the failed store records when the task failed"
 
 
 class RejectRules(ContractHarness):
@@ -428,6 +431,108 @@ class RejectRules(ContractHarness):
         backend.reject_sync(got, error="boom")
         assert self.optional(backend.delete_failed_sync, ["delete-me"]) == 1
         assert self.optional(backend.list_failed_sync) == []
+
+
+class FailedStoreRules(ContractHarness):
+    """C8, continued: finding failed tasks and acting on them.
+
+    Every failed task records when it failed (``meta["failed_at"]``, read
+    as ``TaskMessage.failed_at``). ``list_failed`` lists them newest first,
+    page by page (``limit``, ``offset``). ``find_failed`` filters them
+    (:class:`~symphra_django.backends.failed_store.FailedQuery`: task name,
+    exception class, failed-at range, text in the id, name or error) and
+    counts the matches; ``retry_failed_where`` and ``delete_failed_where``
+    act on every match. The base class provides the last three on top of
+    ``list_failed``; a backend that overrides them must agree with it.
+    ``get_task`` shows one task, in whatever state, without taking it.
+    """
+
+    def fail(self, backend: QueueBackend, task_id: str, error: str, name: str = TASK_NAME) -> None:
+        backend.enqueue_sync(message(id=task_id, name=name, args=[task_id]))
+        [got] = self.take(backend, 1)
+        assert got.id == task_id
+        assert backend.reject_sync(got, error=error, traceback="Traceback ...") is True
+
+    def test_a_failed_task_records_when_it_failed(self, backend: QueueBackend) -> None:
+        before = time.time()
+        self.fail(backend, "timed", "ValueError: bad")
+        after = time.time()
+        [failed] = self.optional(backend.list_failed_sync)
+        assert failed.failed_at is not None, "the failed store records when the task failed"
+        # Stores may take the time from their server (same clock, coarser).
+        assert before - 5 <= failed.failed_at <= after + 5
+
+    def test_failed_tasks_are_listed_newest_first_page_by_page(self, backend: QueueBackend) -> None:
+        for i in range(5):
+            self.fail(backend, f"f{i}", "ValueError: bad")
+        assert self.ids(self.optional(backend.list_failed_sync, None, 2, 0)) == ["f4", "f3"]
+        assert self.ids(self.optional(backend.list_failed_sync, None, 2, 2)) == ["f2", "f1"]
+        assert self.ids(self.optional(backend.list_failed_sync, None, 2, 4)) == ["f0"]
+        page = self.optional(backend.find_failed_sync, None, None, 2, 2)
+        assert (self.ids(page.tasks), page.total) == (["f2", "f1"], 5)
+
+    def failed_variety(self, backend: QueueBackend) -> float:
+        """Three failed tasks of two names and two exception classes; returns
+        a time before the first failed."""
+        before = time.time()
+        self.fail(backend, "disk-alpha", "ValueError: disk full", name="contract.report")
+        self.fail(backend, "key-beta", "KeyError: 'user'", name="contract.mail")
+        self.fail(backend, "api-gamma", "ValueError: the API timed out", name="contract.report")
+        return before
+
+    def found(self, backend: QueueBackend, **query: Any) -> tuple[list[str], int]:
+        page = self.optional(backend.find_failed_sync, None, FailedQuery(**query))
+        return self.ids(page.tasks), page.total
+
+    def test_find_failed_filters_and_counts_the_matches(self, backend: QueueBackend) -> None:
+        before = self.failed_variety(backend)
+        assert self.found(backend) == (["api-gamma", "key-beta", "disk-alpha"], 3)
+        assert self.found(backend, task_name="contract.report") == (["api-gamma", "disk-alpha"], 2)
+        assert self.found(backend, error_kind="ValueError") == (["api-gamma", "disk-alpha"], 2)
+        assert self.found(backend, error_kind="KeyError") == (["key-beta"], 1)
+        assert self.found(backend, error_kind="Value") == ([], 0)
+        assert self.found(backend, task_name="contract.mail", error_kind="ValueError") == ([], 0)
+        assert self.found(backend, search="DISK") == (["disk-alpha"], 1)
+        assert self.found(backend, search="beta") == (["key-beta"], 1)
+        assert self.found(backend, search="contract.mail") == (["key-beta"], 1)
+        assert self.found(backend, failed_since=before - 60) == (["api-gamma", "key-beta", "disk-alpha"], 3)
+        assert self.found(backend, failed_since=time.time() + 3600) == ([], 0)
+        assert self.found(backend, failed_until=before - 3600) == ([], 0)
+        assert self.found(backend, failed_since=before - 60, error_kind="KeyError") == (["key-beta"], 1)
+        page = self.optional(backend.find_failed_sync, None, FailedQuery(error_kind="ValueError"), 1, 1)
+        assert (self.ids(page.tasks), page.total) == (["disk-alpha"], 2)
+
+    def test_retry_and_delete_where_act_on_every_match_and_nothing_else(self, backend: QueueBackend) -> None:
+        self.failed_variety(backend)
+        assert self.optional(backend.retry_failed_where_sync, None, FailedQuery(error_kind="ValueError")) == 2
+        assert sorted(self.ids(self.take(backend))) == ["api-gamma", "disk-alpha"]
+        assert self.ids(self.optional(backend.list_failed_sync)) == ["key-beta"]
+        assert self.optional(backend.delete_failed_where_sync, None, FailedQuery(search="nothing")) == 0
+        assert self.optional(backend.delete_failed_where_sync) == 1
+        assert self.optional(backend.list_failed_sync) == []
+
+    def test_get_task_shows_a_failed_task_with_its_error(self, backend: QueueBackend) -> None:
+        self.fail(backend, "shown", "ValueError: bad")
+        task = self.optional(backend.get_task_sync, "shown")
+        assert task is not None
+        assert (task.id, task.args, task.error) == ("shown", ["shown"], "ValueError: bad")
+        assert task.failed_at is not None
+
+    def test_get_task_shows_a_waiting_task_and_a_leased_one_with_its_lease(self, backend: QueueBackend) -> None:
+        backend.enqueue_sync(message(id="leased", args=[1]))
+        [got] = self.take(backend)
+        backend.enqueue_sync(message(id="waiting", args=[2]), priority=4)
+        waiting = self.optional(backend.get_task_sync, "waiting")
+        assert waiting is not None
+        assert (waiting.id, waiting.args, waiting.priority, waiting.attempts) == ("waiting", [2], 4, 0)
+        leased = self.optional(backend.get_task_sync, "leased")
+        assert leased is not None
+        assert (leased.id, leased.args, leased.attempts) == ("leased", [1], 1)
+        assert leased.lease_token == got.lease_token
+        assert leased.lease_expires is not None and got.lease_expires is not None
+        assert abs(leased.lease_expires - got.lease_expires) < 1
+        assert self.optional(backend.get_task_sync, "unknown") is None
+        assert self.take(backend) != [], "get_task took nothing off the queue"
 
 
 class QueueIsolationRules(ContractHarness):
@@ -504,6 +609,23 @@ class SizeAndStatsRules(ContractHarness):
         assert (peeked.id, peeked.priority) == ("peeked", 7)
         assert abs(peeked.scheduled_time - a_minute_ago) < 0.01
         assert self.ids(self.take(backend)) == ["peeked"]
+
+    def test_peek_lists_waiting_tasks_in_the_order_workers_take_them(self, backend: QueueBackend) -> None:
+        # Due tasks as dequeue hands them out (C4); then delayed tasks by when
+        # they fall due, whatever their priority (C3), ties by priority.
+        now = time.time()
+        backend.enqueue_sync(message(id="due-p0-old"), now - 20, 0)
+        backend.enqueue_sync(message(id="due-p5"), now - 5, 5)
+        backend.enqueue_sync(message(id="due-p0-new"), now - 10, 0)
+        backend.enqueue_sync(message(id="tomorrow-p9"), now + 86400, 9)
+        backend.enqueue_sync(message(id="in-an-hour-p0"), now + 3600, 0)
+        backend.enqueue_sync(message(id="in-an-hour-p3"), now + 3600, 3)
+        backend.enqueue_sync(message(id="in-a-minute-m5"), now + 60, -5)
+        expected = ["due-p5", "due-p0-old", "due-p0-new", "in-a-minute-m5", "in-an-hour-p3", "in-an-hour-p0",
+                    "tomorrow-p9"]
+        assert self.ids(self.optional(backend.peek_sync, None, 10)) == expected
+        assert self.ids(self.optional(backend.peek_sync, None, 2)) == expected[:2]
+        assert self.ids(self.take(backend)) == expected[:3]
 
 
 class ClearAndHealthRules(ContractHarness):
@@ -605,6 +727,7 @@ class BackendContractTests(
     LeaseExpiryRules,
     DeliveryLimitRules,
     RejectRules,
+    FailedStoreRules,
     QueueIsolationRules,
     SizeAndStatsRules,
     ClearAndHealthRules,

@@ -192,10 +192,11 @@ class ContractHarness:
     def optional(method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call an optional backend method; skip the test if it is not supported.
 
-        ``peek``, ``get_stats``, ``get_status``, ``extend_lease`` and the
-        failed store's ``list_failed``, ``retry_failed`` and ``delete_failed``
-        are optional: a backend raising ``NotSupported`` for one skips only
-        the checks that need it, with the reason.
+        ``peek``, ``get_stats``, ``get_status``, ``get_task``,
+        ``extend_lease`` and the failed store's ``list_failed``,
+        ``retry_failed`` and ``delete_failed`` (and what the base class
+        builds on them) are optional: a backend raising ``NotSupported`` for
+        one skips only the checks that need it, with the reason.
         """
         try:
             return method(*args, **kwargs)

@@ -158,34 +158,6 @@ def test_purge_empties_that_queue_only_and_keeps_failed_tasks(admin_client, memo
     assert memory.get_stats_sync("default").failed == 1
 
 
-def test_failed_page_shows_reason_and_traceback(admin_client, memory):
-    task = failed_task(memory, error="ValueError: this task always fails")
-    body = admin_client.get(reverse("admin:symphra_django_failedtask_changelist")).content.decode()
-    assert task.id in body
-    assert "ValueError: this task always fails" in body
-    assert "Traceback (most recent call last)" in body
-
-
-def test_retry_re_enqueues_the_selected_failed_tasks_now(admin_client, memory):
-    tasks = [failed_task(memory) for _ in range(3)]
-    response = admin_client.post(
-        reverse("admin:symphra_django_failedtask_retry"),
-        {"alias": "default", "queue": "default", "task_id": [tasks[0].id, tasks[1].id]},
-        follow=True,
-    )
-    assert "2 failed task(s) of default (default) retried" in response.content.decode()
-    stats = memory.get_stats_sync("default")
-    assert (stats.ready, stats.failed) == (2, 1)
-
-
-def test_delete_removes_the_selected_failed_tasks(admin_client, memory):
-    tasks = [failed_task(memory) for _ in range(2)]
-    admin_client.post(reverse("admin:symphra_django_failedtask_delete"),
-                      {"alias": "default", "queue": "default", "task_id": [t.id for t in tasks]})
-    assert memory.list_failed_sync("default") == []
-    assert memory.get_queue_size_sync("default") == 0
-
-
 def test_schedules_show_expression_in_words_and_raw_with_zone_and_state(admin_client):
     ScheduleState.objects.create(name=EVERY_SECOND, last_status="failed", last_error="it broke",
                                  last_run_at="2026-01-01T00:00:00Z")
@@ -277,13 +249,3 @@ def test_a_page_of_a_backend_that_went_away_sends_back_to_the_dashboard_with_the
     response = admin_client.get(reverse("admin:symphra_django_queue_tasks", args=["broken", "default"]), follow=True)
     assert response.redirect_chain[-1][0] == reverse("admin:symphra_django_queue_changelist")
     assert "server went away" in response.content.decode()
-
-
-def test_an_action_the_backend_refuses_shows_its_error(admin_client, memory, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise ConnectionError("connection reset")
-
-    monkeypatch.setattr(memory, "retry_failed_sync", refuse)
-    response = admin_client.post(reverse("admin:symphra_django_failedtask_retry"),
-                                 {"alias": "default", "queue": "default", "task_id": ["x"]}, follow=True)
-    assert "not retried: ConnectionError: connection reset" in response.content.decode()

@@ -46,7 +46,7 @@ def test_the_log_the_admin_and_taskstatus_show_the_same_attempt_n_of_m(memory, e
 
     client.force_login(make_user(django_user_model, "operator", perms=OPERATIONS_PERMISSIONS))
     page = client.get(reverse("admin:symphra_django_failedtask_changelist")).content.decode()
-    assert "<td>2 of 2</td>" in page
+    assert '<td class="field-attempts symphra-attempts">2 of 2</td>' in page
 
     out = StringIO()
     call_command("taskstatus", "--failed", stdout=out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
@@ -25,6 +27,11 @@ def make_user(django_user_model, name: str, *, staff: bool = True, perms: tuple[
     return user
 
 
+def selection(alias: str, queue: str, task_id: str) -> str:
+    """The value of a failed task's checkbox on the failed tasks page."""
+    return json.dumps([alias, queue, task_id])
+
+
 def pages(alias: str = "default", queue: str = "default") -> dict[str, tuple[str, str]]:
     """Every read-only page: name -> (url, permission it needs)."""
     return {
@@ -40,7 +47,7 @@ def pages(alias: str = "default", queue: str = "default") -> dict[str, tuple[str
 
 def actions(alias: str = "default", queue: str = "default") -> dict[str, tuple[str, str, dict]]:
     """Every mutating URL: name -> (url, permission it needs, POST data)."""
-    failed = {"alias": alias, "queue": queue, "task_id": ["x"]}
+    failed = {"_selected_action": [selection(alias, queue, "x")]}
     schedule = {"name": "tests.sampleapp.tasks.every_second"}
     return {
         "purge": (reverse("admin:symphra_django_queue_purge", args=[alias, queue]), "delete_queue", {}),

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BinaryField, Case, Count, F, IntegerField, Min, Q, QuerySet, Value, When
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Lower
 
 from symphra_django.backends.database import claims as sql
 from symphra_django.backends.database.times import model_datetime, to_epoch
+from symphra_django.backends.failed_store import FailedPage, FailedQuery, act_in_chunks
 from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, message_or_stand_in
 from symphra_django.models import QueuedTask
@@ -94,20 +95,44 @@ class DatabaseInspection:
     def peek_sync(self, queue: str | None = None, limit: int = 20) -> list[TaskMessage]:
         now = model_datetime(time.time())
         rows, payload = self._with_payload(self._rows(self.queue_for(queue)))
+        due = Q(scheduled_time__lte=now)
+
+        def when(condition: Q, value: Any) -> Case:
+            return Case(When(condition, then=value), default=Value(0), output_field=IntegerField())
+
+        # The claim's order for due tasks (priority, time, enqueue order),
+        # then delayed ones by when they fall due, then priority.
         rows = (
             rows
             .filter(status=sql.READY)
             .annotate(
-                later=Case(
-                    When(scheduled_time__lte=now, then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                )
+                later=when(~due, Value(1)),
+                due_rank=when(due, -F("priority")),
+                delayed_rank=when(~due, -F("priority")),
             )
-            .order_by("later", "-priority", "scheduled_time", "seq")
+            .order_by("later", "due_rank", "scheduled_time", "delayed_rank", "seq")
             .values_list("id", "queue", payload, "attempts", "last_error", "traceback")[:limit]
         )
         return [self._message(*row) for row in self._run(lambda _: list(rows))]
+
+    def get_task_sync(self, task_id: str, queue: str | None = None) -> TaskMessage | None:
+        self._expire_leases()
+        rows, payload = self._with_payload(
+            self._rows(self.queue_for(queue)).filter(pk=task_id, status__in=[sql.READY, sql.IN_FLIGHT, sql.FAILED])
+        )
+        row = self._run(lambda _: rows.values_list(
+            "id", "queue", payload, "attempts", "last_error", "traceback",
+            "status", "lease_token", "lease_expires", "finished_at",
+        ).first())
+        if row is None:
+            return None
+        *fields, state, token, expires, finished = row
+        task = self._message(*fields)
+        if state == sql.IN_FLIGHT:
+            task.lease_token, task.lease_expires = token, to_epoch(expires) if expires else None
+        elif state == sql.FAILED and finished is not None:
+            task.meta["failed_at"] = to_epoch(finished)
+        return task
 
     def _message(
         self,
@@ -148,18 +173,37 @@ class DatabaseInspection:
 
     # -- the failed store ---------------------------------------------------------
 
-    def list_failed_sync(
-        self, queue: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[TaskMessage]:
-        rows, payload = self._with_payload(self._rows(self.queue_for(queue)))
-        rows = (
-            rows
-            .filter(status=sql.FAILED)
-            .order_by("-finished_at", "-seq")
-            .values_list(
-                "id", "queue", payload, "attempts", "last_error", "traceback", "finished_at"
-            )[offset : offset + limit]
-        )
+    def _failed_rows(self, queue: str | None, query: FailedQuery | None = None) -> QuerySet:
+        """The failed rows of a queue that match ``query``: the SQL form of
+        ``FailedQuery.matches``."""
+        rows = self._rows(self.queue_for(queue)).filter(status=sql.FAILED)
+        if query is None:
+            return rows
+        if query.task_name:
+            rows = rows.filter(task_name=query.task_name)
+        if query.error_kind:
+            kind = Q(last_error=query.error_kind)
+            for prefix in query.kind_prefixes():
+                kind |= Q(last_error__startswith=prefix)
+            rows = rows.filter(kind)
+        if query.failed_since is not None:
+            rows = rows.filter(finished_at__gte=model_datetime(query.failed_since))
+        if query.failed_until is not None:
+            rows = rows.filter(finished_at__lt=model_datetime(query.failed_until))
+        if query.search:
+            # Lower() on both sides: icontains follows the column's collation,
+            # which is case-sensitive in some MySQL/MariaDB setups.
+            text = query.search.lower()
+            rows = rows.annotate(
+                id_lower=Lower("id"), name_lower=Lower("task_name"), error_lower=Lower("last_error")
+            ).filter(Q(id_lower__contains=text) | Q(name_lower__contains=text) | Q(error_lower__contains=text))
+        return rows
+
+    def _failed_page(self, failed: QuerySet, limit: int, offset: int) -> list[TaskMessage]:
+        rows, payload = self._with_payload(failed)
+        rows = rows.order_by("-finished_at", "-seq").values_list(
+            "id", "queue", payload, "attempts", "last_error", "traceback", "finished_at"
+        )[offset : offset + limit]
         out = []
         for *fields, finished in self._run(lambda _: list(rows)):
             task = self._message(*fields)
@@ -167,6 +211,25 @@ class DatabaseInspection:
                 task.meta["failed_at"] = to_epoch(finished)
             out.append(task)
         return out
+
+    def list_failed_sync(
+        self, queue: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[TaskMessage]:
+        return self._failed_page(self._failed_rows(queue), limit, offset)
+
+    def find_failed_sync(
+        self, queue: str | None = None, query: FailedQuery | None = None, limit: int = 100, offset: int = 0
+    ) -> FailedPage:
+        rows = self._failed_rows(queue, query)
+        return FailedPage(self._failed_page(rows, limit, offset), self._run(lambda _: rows.count()))
+
+    def retry_failed_where_sync(self, queue: str | None = None, query: FailedQuery | None = None) -> int:
+        ids = self._failed_rows(queue, query).values_list("id", flat=True)
+        return act_in_chunks(self._run(lambda _: list(ids)), self.retry_failed_sync, queue)
+
+    def delete_failed_where_sync(self, queue: str | None = None, query: FailedQuery | None = None) -> int:
+        rows = self._failed_rows(queue, query)
+        return self._run(lambda _: rows.delete()[0])
 
     def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
         failed = self._rows(self.queue_for(queue)).filter(

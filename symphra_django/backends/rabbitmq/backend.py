@@ -41,7 +41,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from symphra_django.backends.base import Listeners, NotSupported, QueueBackend, Wakeable, lease_expired_error
-from symphra_django.backends.rabbitmq.failed import FailedStore
+from symphra_django.backends.failed_store import FailedPage, FailedQuery
+from symphra_django.backends.rabbitmq.failed import FailedStore, Wanted
 from symphra_django.backends.rabbitmq.inbox import Delivery, Held, Inbox, Lease, LeaseTable
 from symphra_django.backends.rabbitmq.ledger import FAILED as LEDGER_FAILED
 from symphra_django.backends.rabbitmq.ledger import IN_FLIGHT as LEDGER_IN_FLIGHT
@@ -731,16 +732,49 @@ class RabbitMQBackend(QueueBackend):
     # -- the failed store (rabbitmq_failed) -------------------------------------------------
 
     def list_failed_sync(self, queue: str | None = None, limit: int = 100, offset: int = 0) -> list[TaskMessage]:
-        return self.failed.list(self.queue_for(queue), limit, offset)
+        return self.failed.find(self.queue_for(queue), _every, limit, offset).tasks
+
+    def find_failed_sync(
+        self, queue: str | None = None, query: FailedQuery | None = None, limit: int = 100, offset: int = 0
+    ) -> FailedPage:
+        return self.failed.find(self.queue_for(queue), (query or FailedQuery()).matches, limit, offset)
 
     def retry_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
+        wanted = set(task_ids)
+        return self._retry_failed(queue, lambda task: task.id in wanted)
+
+    def retry_failed_where_sync(self, queue: str | None = None, query: FailedQuery | None = None) -> int:
+        return self._retry_failed(queue, (query or FailedQuery()).matches)
+
+    def _retry_failed(self, queue: str | None, wanted: Wanted) -> int:
         queue = self.queue_for(queue)
-        moved = self.failed.retry(queue, task_ids)
+        moved = self.failed.retry(queue, wanted)
         self._inboxes[queue].quiet_until = 0.0
         return moved
 
     def delete_failed_sync(self, task_ids: Iterable[str], queue: str | None = None) -> int:
-        return self.failed.delete(self.queue_for(queue), task_ids)
+        wanted = set(task_ids)
+        return self.failed.delete(self.queue_for(queue), lambda task: task.id in wanted)
+
+    def delete_failed_where_sync(self, queue: str | None = None, query: FailedQuery | None = None) -> int:
+        return self.failed.delete(self.queue_for(queue), (query or FailedQuery()).matches)
+
+    def get_task_sync(self, task_id: str, queue: str | None = None) -> TaskMessage | None:
+        queue = self.queue_for(queue)
+        state = self.get_status_sync(task_id, queue)
+        if state is None:
+            return None
+        if state != FAILED:
+            raise NotSupported(
+                f"RabbitMQ keeps a {state.replace('_', ' ')} task's message in the broker, which cannot "
+                "show it without taking it off the queue"
+            )
+        found = self.failed.find(queue, lambda task: task.id == task_id, 1, 0).tasks
+        return found[0] if found else None
+
+
+def _every(task: TaskMessage) -> bool:
+    return True
 
 
 def _storable(text: str) -> bool:

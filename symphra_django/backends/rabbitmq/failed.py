@@ -1,6 +1,6 @@
 """The RabbitMQ backend's failed store: a dead-letter queue per named queue.
 
-The admin's operations (list, retry, delete) *browse* the failed queue: on a
+The admin's operations (find, retry, delete) *browse* the failed queue: on a
 short-lived connection of their own, fetch every message with ``basic.get``
 without acknowledging it, acknowledge the ones to remove (after republishing
 them, confirmed, for a retry), and close the channel, which returns every
@@ -11,15 +11,21 @@ token but does not say FAILED yet belongs to a task being failed at that
 moment (the copy is published first, so a crash in between loses nothing)
 and stays, unlisted, until the row catches up. These are rare operator actions; workers never
 browse. Two operators browsing one failed queue at once each see part of it.
+
+Each operation reads the whole failed queue once (one ``basic.get`` per
+message), whatever it filters or how few tasks it shows: its cost grows with
+the number of failed tasks, while its memory holds only the page it returns.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable
 
 import pika
 
+from symphra_django.backends.failed_store import FailedPage
 from symphra_django.backends.rabbitmq.ledger import Ledger
 from symphra_django.backends.rabbitmq.link import Outgoing, PublishFailed
 from symphra_django.backends.rabbitmq.publisher import TOKEN, Publisher
@@ -32,6 +38,8 @@ DROP = "drop"
 #: What happens to one browsed failed task (the current copy): KEEP, DROP,
 #: or an Outgoing to publish (confirmed) before it is removed.
 Decision = Callable[[TaskMessage, str], "str | Outgoing"]
+#: Which failed tasks an operation is about.
+Wanted = Callable[[TaskMessage], bool]
 
 
 class FailedStore:
@@ -48,24 +56,32 @@ class FailedStore:
         self._publisher = publisher
         self._ensure_queue = ensure_queue
 
-    def list(self, queue: str, limit: int, offset: int) -> list[TaskMessage]:
-        found: list[TaskMessage] = []
+    def find(self, queue: str, wanted: Wanted, limit: int, offset: int) -> FailedPage:
+        """The ``wanted`` failed tasks, newest first, and how many there are.
+
+        One browse of the whole failed queue, oldest first, holding only the
+        newest ``offset + limit`` matches in memory.
+        """
+        newest: deque[TaskMessage] = deque(maxlen=max(0, offset + limit))
+        page = FailedPage()
 
         def keep(task: TaskMessage, _token: str) -> str:
-            found.append(task)
+            if wanted(task):
+                newest.append(task)
+                page.total += 1
             return KEEP
 
         self._browse(queue, keep)
-        found.reverse()  # newest first
-        return found[offset : offset + limit]
+        newest.reverse()
+        page.tasks = list(newest)[offset : offset + limit]
+        return page
 
-    def retry(self, queue: str, task_ids: Iterable[str]) -> int:
-        wanted = set(task_ids)
+    def retry(self, queue: str, wanted: Wanted) -> int:
         moved = 0
 
         def retry(task: TaskMessage, token: str) -> str | Outgoing:
             nonlocal moved
-            if task.id not in wanted:
+            if not wanted(task):
                 return KEEP
             task.scheduled_time = time.time()
             task.attempts = 0
@@ -80,13 +96,12 @@ class FailedStore:
         self._browse(queue, retry)
         return moved
 
-    def delete(self, queue: str, task_ids: Iterable[str]) -> int:
-        wanted = set(task_ids)
+    def delete(self, queue: str, wanted: Wanted) -> int:
         deleted = 0
 
         def delete(task: TaskMessage, token: str) -> str:
             nonlocal deleted
-            if task.id in wanted and self._ledger.delete_failed(queue, task.id, token):
+            if wanted(task) and self._ledger.delete_failed(queue, task.id, token):
                 deleted += 1
                 return DROP
             return KEEP

@@ -25,12 +25,14 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
 from symphra_django.backends.base import QueueBackend, Wakeable, lease_expired_error
+from symphra_django.backends.failed_store import FailedPage, FailedQuery, find_failed_by_listing, scan_failed
 from symphra_django.backends.redis.client import ReconnectingClient
 from symphra_django.backends.redis.connection import parse_url, url_from_cache
 from symphra_django.backends.redis.keys import (
@@ -384,15 +386,51 @@ class RedisBackend(QueueBackend):
 
     # -- the failed store -------------------------------------------------------------------
 
+    def get_task_sync(self, task_id: str, queue: str | None = None) -> TaskMessage | None:
+        name = self._queue(queue)
+        found = self._inspect(name, "task", task_id)
+        if not found:
+            return None
+        if found[0] == b"failed":
+            return self._failed_task(name, task_id, found[1])
+        raw, attempts, token, deadline = found[1:5] + [None] * (5 - len(found))
+        task, _ = message_or_stand_in(raw, queue=name, task_id=task_id)
+        task.id, task.queue, task.attempts = task_id, name, int(attempts or 0)
+        if deadline is not None:
+            task.lease_token = token.decode() if token is not None else None
+            task.lease_expires = float(deadline)
+        return task
+
     def list_failed_sync(
         self, queue: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[TaskMessage]:
         name = self._queue(queue)
         items = self._script("failed", name, ["list", max(0, offset), max(0, limit)]) if limit > 0 else []
-        return [
-            self._failed_task(name, items[i].decode(), items[i + 1])
-            for i in range(0, len(items), 2)
-        ]
+        return self._failed_tasks(name, items)
+
+    def _failed_tasks(self, queue: str, items: list[bytes]) -> list[TaskMessage]:
+        return [self._failed_task(queue, items[i].decode(), items[i + 1]) for i in range(0, len(items), 2)]
+
+    def find_failed_sync(
+        self, queue: str | None = None, query: FailedQuery | None = None, limit: int = 100, offset: int = 0
+    ) -> FailedPage:
+        """The ``failed_at`` index answers a failed-at range (and counts it)
+        without reading the tasks outside it; other filters read the range."""
+        query = query or FailedQuery()
+        if query.failed_since is None and query.failed_until is None:
+            return find_failed_by_listing(self, queue, query, limit, offset)
+        name = self._queue(queue)
+        low = "-inf" if query.failed_since is None else repr(float(query.failed_since))
+        high = "+inf" if query.failed_until is None else f"({float(query.failed_until)!r}"
+
+        def read(start: int, count: int) -> list[TaskMessage]:
+            if count <= 0:
+                return []
+            return self._failed_tasks(name, self._script("failed", name, ["range", low, high, start, count]))
+
+        if replace(query, failed_since=None, failed_until=None).is_empty:
+            return FailedPage(read(max(0, offset), limit), int(self._script("failed", name, ["count", low, high])))
+        return scan_failed(read, query, limit, offset)
 
     def _failed_task(self, queue: str, task_id: str, raw_record: bytes) -> TaskMessage:
         try:

@@ -1,5 +1,5 @@
--- ARGV: what ('stats', 'status' or 'peek'), delivery limit for a state stored
--- without one, argument.
+-- ARGV: what ('stats', 'status', 'peek' or 'task'), delivery limit for a state
+-- stored without one, argument.
 -- Read-mostly views of one queue, after the same upkeep as a claim. Returns
 -- {view, reports...}. Malformed entries are skipped here (a claim files them).
 check_keys()
@@ -20,6 +20,20 @@ if ARGV[1] == 'status' then
   end
   if redis.call('HEXISTS', K_FAILED, id) == 1 then return with_reports('failed') end
   return with_reports(false)
+end
+if ARGV[1] == 'task' then
+  -- {'queued', payload, attempts, token, lease deadline} (token and deadline
+  -- nil unless leased), {'failed', record}, or {} for an unknown id.
+  local id = ARGV[3]
+  local payload = redis.call('HGET', K_TASKS, id)
+  if payload then
+    local attempts = parse_state(redis.call('HGET', K_STATE, id), id)
+    local deadline = redis.call('ZSCORE', K_LEASES, id)
+    return with_reports({'queued', payload, attempts or 0, deadline and redis.call('HGET', K_TOKENS, id), deadline})
+  end
+  local record = redis.call('HGET', K_FAILED, id)
+  if record then return with_reports({'failed', record}) end
+  return with_reports({})
 end
 if ARGV[1] == 'peek' then
   local limit = count(ARGV[3])
