@@ -21,8 +21,9 @@ def test_defaults_need_no_setting():
 
 
 @override_settings(SYMPHRA={"WORKRES": 4})
-def test_unknown_key_names_the_valid_ones():
-    with pytest.raises(ImproperlyConfigured, match=r"unknown key\(s\) 'WORKRES'; valid keys are .*WORKERS"):
+def test_unknown_key_names_the_likely_one_and_the_valid_ones():
+    with pytest.raises(ImproperlyConfigured, match=r"unknown key\(s\) 'WORKRES' \(did you mean 'WORKERS' for "
+                                                   r"'WORKRES'\?\); valid keys are .*WORKERS"):
         conf.get("WORKERS")
 
 

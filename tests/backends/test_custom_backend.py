@@ -74,6 +74,7 @@ def test_a_backend_missing_required_methods_is_refused_naming_them():
         Incomplete()
 
 
+@pytest.mark.django_db  # a shared backend: the scheduler keeps its tick ledger and counts in the database
 @override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "tests.backends.test_custom_backend.SeedStyleBackend"}}})
 def test_a_seed_style_async_backend_runs_tasks_through_settings(events):
     try:

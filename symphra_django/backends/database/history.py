@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from symphra_django.backends.database.config import queue_databases
 from symphra_django.backends.database.times import model_datetime
+from symphra_django.backends.handler import unknown_alias
 from symphra_django.models import QueuedTask
 from symphra_django.ops.pruning import delete_in_batches, retention_seconds
 
@@ -44,9 +45,16 @@ def prune_history(
     unknown = sorted(set(statuses) - set(FINISHED))
     if unknown:
         raise ValueError(f"cannot prune status(es) {unknown}; choose among {list(FINISHED)}")
+    configured = queue_databases()
+    for database in databases or ():
+        if database not in configured:
+            raise ValueError(unknown_alias(
+                database, configured, kind="queue database",
+                setting="the settings.DATABASES aliases that the database backends of settings.SYMPHRA['BACKENDS'] use",
+            ))
     cutoff = model_datetime(time.time() - older_than)
     total = 0
-    for database in queue_databases() if databases is None else databases:
+    for database in configured if databases is None else databases:
         old = QueuedTask.objects.using(database).filter(
             status__in=statuses, finished_at__lt=cutoff
         )

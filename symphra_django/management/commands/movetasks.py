@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django.backends import backends
+from symphra_django.backends.handler import unknown_alias
 from symphra_django.ops.moving import MoveError, QueueMove, move_tasks
 
 
@@ -31,9 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         for alias in (options["source"], options["target"]):
             if alias not in backends:
-                raise CommandError(
-                    f"unknown backend alias {alias!r}; configured: {', '.join(backends.aliases())}"
-                )
+                raise CommandError(unknown_alias(alias, backends.aliases()))
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
         source, target = backends[options["source"]], backends[options["target"]]
