@@ -46,17 +46,30 @@ def migration_names() -> list[str]:
     )
 
 
+def tables(database: str) -> list[str]:
+    """This app's tables that the routers put in ``database``."""
+    from django.apps import apps
+    from django.db import connections, router
+
+    return [
+        model._meta.db_table for model in apps.get_app_config(APP).get_models()
+        if model._meta.can_migrate(connections[database]) and router.allow_migrate_model(database, model)
+    ]
+
+
 def holds_tables(database: str) -> bool:
     """Whether the routers put any of this app's tables in ``database``."""
-    from django.apps import apps
-    from django.db import router
-
-    return any(router.allow_migrate_model(database, model) for model in apps.get_app_config(APP).get_models())
+    return bool(tables(database))
 
 
 def unapplied_migrations(database: str) -> list[str]:
-    """This app's migrations not recorded as applied in ``database`` (one or
-    two queries; DatabaseError if the database cannot be reached)."""
+    """This app's migrations that ``migrate`` has yet to apply to ``database``
+    (one or two queries; DatabaseError if the database cannot be reached).
+
+    None is recorded in a database whose tables were made without migrations
+    (a test database with migrations disabled): when its tables are all
+    there, nothing is missing.
+    """
     from django.db import connections
     from django.db.migrations.recorder import MigrationRecorder
 
@@ -64,7 +77,18 @@ def unapplied_migrations(database: str) -> list[str]:
     applied: set[str] = set()
     if recorder.has_table():
         applied = set(recorder.migration_qs.filter(app=APP).values_list("name", flat=True))
-    return [name for name in migration_names() if name not in applied]
+    unapplied = [name for name in migration_names() if name not in applied]
+    if applied or not unapplied or missing_tables(database):
+        return unapplied
+    return []
+
+
+def missing_tables(database: str) -> list[str]:
+    """The tables of this app that the routers put in ``database`` and that are not there."""
+    from django.db import connections
+
+    existing = set(connections[database].introspection.table_names())
+    return [table for table in tables(database) if table not in existing]
 
 
 def not_migrated_message(database: str, unapplied: list[str]) -> str:

@@ -173,7 +173,11 @@ def test_a_redis_backend_on_a_django_redis_cache_needs_django_redis(monkeypatch)
 def test_a_rabbitmq_backend_without_pika_is_reported_with_the_pip_command(monkeypatch):
     import sys
 
+    import symphra_django.backends.rabbitmq as package
+
+    # As in a project without pika: the backend's module was never imported.
     monkeypatch.delitem(sys.modules, "symphra_django.backends.rabbitmq.backend", raising=False)
+    monkeypatch.delattr(package, "backend", raising=False)
     monkeypatch.setitem(sys.modules, "pika", None)
     found = check_ids(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "rabbitmq"}}})
     assert "needs the 'pika' package, which is not installed: pip install 'symphra-django[rabbitmq]'" \
@@ -252,3 +256,18 @@ def test_a_task_without_queue_lands_in_its_alias_queue_name(memory):
         assert "jobs" in scheduler.queue_names()
         scheduler.run_burst()
         assert jobs.get_queue_size_sync("jobs") == 0
+
+
+@pytest.mark.django_db
+def test_a_database_whose_tables_were_made_without_migrations_is_not_taken_for_unmigrated(monkeypatch):
+    """Test databases made with migrations disabled record none of them."""
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from symphra_django import installation
+
+    MigrationRecorder(connection).migration_qs.filter(app="symphra_django").delete()
+    assert installation.unapplied_migrations("default") == []
+    # Without the tables, the same database is one that migrate has not reached.
+    monkeypatch.setattr(installation, "missing_tables", lambda database: ["symphra_task_queue"])
+    assert installation.unapplied_migrations("default") == installation.migration_names()

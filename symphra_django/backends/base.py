@@ -494,8 +494,12 @@ class QueueBackend:
                 raise state.error
             state.owner = threading.get_ident()
             try:
-                self._require_tables()
                 self.connect_sync()
+                try:
+                    self._require_tables()
+                except BaseException:
+                    state.connected = False  # usable once the tables are there: check again then
+                    raise
             except Exception as exc:
                 state.failures += 1
                 if isinstance(exc, (BackendUnavailable, ImproperlyConfigured)):
@@ -517,11 +521,19 @@ class QueueBackend:
         not a database error on each."""
         if not self.database_aliases:
             return
+        from django.db import DatabaseError
+
         from symphra_django.installation import holds_tables, require_migrated
 
         for database in self.database_aliases:
-            if holds_tables(database):
-                require_migrated(database)
+            try:
+                if holds_tables(database):
+                    require_migrated(database)
+            except DatabaseError:
+                # It cannot tell now (a session the server ended, a database
+                # down): the operation itself reconnects, or says what failed.
+                logger.debug("could not check the tables of %s in database %r", self.describe(), database,
+                             exc_info=True)
 
     @operation(optional=True)
     async def connect(self) -> None:

@@ -74,10 +74,8 @@ def exception_text(exc: BaseException) -> str:
 def unknown_task_error(name: str) -> str:
     """Why a message naming no declared task fails, and where to look."""
     return (
-        f"unknown task {shorten_name(repr(name))}: no task of that name is declared in this worker. "
-        "runscheduler knows the tasks of the tasks.py module of every app in INSTALLED_APPS (and of "
-        "what those import): add the app that declares it to INSTALLED_APPS, or declare it in an "
-        "installed app's tasks.py"
+        f"unknown task {shorten_name(repr(name))}: not declared in this worker, which knows the tasks "
+        "in the tasks.py of each app in INSTALLED_APPS (is the app that declares it there?)"
     )
 
 

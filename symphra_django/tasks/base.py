@@ -378,6 +378,10 @@ def declare(
         tags=tuple(tags),
         metadata=dict(metadata or {}),
     )
+    if target is not None:
+        # A Scheduler's own registry (symphra-scheduler style): the process
+        # that declares these tasks runs them, nothing needs to find them.
+        declared._discoverable = True
     return (registry if target is None else target).register(declared)
 
 

@@ -116,8 +116,8 @@ def test_leaving_ones_own_app_out_warns_at_enqueue_and_the_failure_says_why(tmp_
     worked = project.manage("runscheduler", "--burst")
     assert worked.returncode == 0
     assert not project.ran()
-    assert ("unknown task 'shop.tasks.touch': no task of that name is declared in this worker. runscheduler knows "
-            "the tasks of the tasks.py module of every app in INSTALLED_APPS") in worked.stderr
+    assert ("unknown task 'shop.tasks.touch': not declared in this worker, which knows the tasks in the tasks.py "
+            "of each app in INSTALLED_APPS (is the app that declares it there?)") in worked.stderr
     assert "stopped: 0 run(s), 0 succeeded, 1 failed (1 without running" in worked.stderr
 
     status = json.loads(project.manage("taskstatus", "--json").stdout)
