@@ -47,11 +47,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return errors
 
 
-@register("symphra", Tags.database)
+@register(Tags.database)
 def check_migrations(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Unapplied migrations of this app, in the databases the check is run
-    with (``check --database default``, and ``migrate``, before it migrates):
-    like Django's database checks, no query without ``databases``.
+    with (``check --database default``, and ``migrate``, before it migrates).
+    Tagged ``database`` only, like Django's own database checks: Django then
+    runs it only when databases are named, so a plain ``check`` (or
+    ``check --tag symphra``) never queries a database.
 
     A warning, not an error: ``migrate`` runs the checks first and would
     refuse to apply the very migrations it reports.

@@ -137,7 +137,7 @@ def test_an_unknown_symphra_key_is_check_error_e001_not_a_crash():
     from django.core.management.base import SystemCheckError
 
     with override_settings(SYMPHRA={"WORKRES": 4}), pytest.raises(SystemCheckError) as raised:
-        call_command("check")
+        call_command("check", "--tag", "symphra")
     assert "(symphra_django.E001) settings.SYMPHRA has unknown key(s) 'WORKRES'" in str(raised.value)
     assert "did you mean 'WORKERS'" in str(raised.value)
 

@@ -83,6 +83,9 @@ def run(options: RunOptions) -> None:
     )
     if not options.child:
         logger.info("%d task(s) declared, %d periodic", len(registry), len(registry.periodic()))
+        # Before any child starts: a backend that stays down, or tables not
+        # migrated, is then one error from this process, not one per child.
+        scheduler.connect()
     children = [] if options.child or not options.work else _start_children(options)
     try:
         if options.burst:
