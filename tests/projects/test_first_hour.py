@@ -77,6 +77,10 @@ def test_forgetting_migrate_is_one_line_naming_migrate_everywhere(tmp_path: Path
     assert "Traceback" not in started.stderr
     assert last_line(started.stderr) == f"CommandError: {MIGRATE_LINE}"
 
+    pruned = project.manage("prunetasks")
+    assert pruned.returncode == 1
+    assert last_line(pruned.stderr) == f"CommandError: {MIGRATE_LINE}"
+
     status = project.manage("taskstatus", "--json")
     assert status.returncode == 1
     [backend] = json.loads(status.stdout)["backends"]
