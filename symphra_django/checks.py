@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 
@@ -22,22 +22,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         default_policy()
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="symphra_django.E001")]
-    from symphra_django.backends.handler import backend_class
+    from symphra_django.backends.handler import entry_problems
 
     for alias, config in conf.get("BACKENDS").items():
-        key = f"settings.SYMPHRA['BACKENDS'][{alias!r}]"
-        if not isinstance(config, dict):
-            errors.append(Error(f"{key} must be a dict with a 'BACKEND' key.", id="symphra_django.E002"))
-            continue
-        try:
-            backend_class(config.get("BACKEND", "database"), key=f"{key}['BACKEND']")
-        except ImproperlyConfigured as exc:
-            errors.append(Error(str(exc), id="symphra_django.E002"))
-        options = config.get("OPTIONS")
-        if isinstance(options, dict) and "max_attempts" in options:
+        _, options, problems = entry_problems(alias, config)
+        errors += [Error(p.message, hint=p.hint, id=p.check_id) for p in problems]
+        if "max_attempts" in options:
             errors.append(CheckWarning(
-                f"{key}['OPTIONS']['max_attempts'] is ignored: every task's retry policy "
-                "decides how many times it runs (its max_attempts), and a task whose "
+                f"settings.SYMPHRA['BACKENDS'][{alias!r}]['OPTIONS']['max_attempts'] is ignored: every task's "
+                "retry policy decides how many times it runs (its max_attempts), and a task whose "
                 "worker keeps getting lost is delivered at most two more times.",
                 hint="Remove the option; set RETRY_POLICY or a task's retry_policy instead.",
                 id="symphra_django.W001",
@@ -50,7 +43,60 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         ))
     errors.extend(_check_task_backends())
     errors.extend(_check_queue_names())
+    errors.extend(_check_task_modules())
     return errors
+
+
+@register(Tags.database)
+def check_migrations(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Unapplied migrations of this app, in the databases the check is run
+    with (``check --database default``, and ``migrate``, before it migrates).
+    Tagged ``database`` only, like Django's own database checks: Django then
+    runs it only when databases are named, so a plain ``check`` (or
+    ``check --tag symphra``) never queries a database.
+
+    A warning, not an error: ``migrate`` runs the checks first and would
+    refuse to apply the very migrations it reports.
+    """
+    from django.db import DatabaseError
+
+    from symphra_django.installation import holds_tables, not_migrated_message, unapplied_migrations
+
+    warnings: list[CheckMessage] = []
+    for database in databases or ():
+        try:
+            unapplied = unapplied_migrations(database) if holds_tables(database) else []
+        except (DatabaseError, ImproperlyConfigured):
+            continue  # cannot be reached, or bad settings: Django's and E001 report them
+        if unapplied:
+            warnings.append(CheckWarning(
+                not_migrated_message(database, unapplied),
+                hint="Until then tasks cannot be enqueued there, and runscheduler and taskstatus say so.",
+                id="symphra_django.W002",
+            ))
+    return warnings
+
+
+def _check_task_modules() -> list[CheckMessage]:
+    """Tasks that runscheduler would not know: it imports the tasks.py of the
+    installed apps, and a task declared in a module of no installed app is
+    found only if one of those imports it (seen here once something imported
+    it: a view, the URLconf)."""
+    from symphra_django.tasks.registry import registry
+
+    return [
+        CheckWarning(
+            f"task {task.name!r} is declared in module {task.module!r}, which belongs to no app in "
+            "INSTALLED_APPS: runscheduler imports the tasks.py of every installed app and will not "
+            "know this task, so its calls would fail as unknown.",
+            hint="Add the app that holds it to INSTALLED_APPS (or declare the task in an installed "
+                 "app's tasks.py).",
+            obj=task.origin,
+            id="symphra_django.W003",
+        )
+        for task in registry
+        if not task.discoverable
+    ]
 
 
 def _check_queue_names() -> list[CheckMessage]:
@@ -67,7 +113,9 @@ def _check_queue_names() -> list[CheckMessage]:
         if isinstance(options, dict) and "queue_name" in options:
             named.append((options["queue_name"], f"settings.SYMPHRA['BACKENDS'][{alias!r}]['OPTIONS']['queue_name']",
                           None))
-    named += [(task.queue, f"task {task.name!r}", task.origin) for task in registry]
+    # A task without queue= uses its alias's queue_name, reported above.
+    named += [(task.declared_queue, f"task {task.name!r}", task.origin) for task in registry
+              if task.declared_queue is not None]
     errors: list[CheckMessage] = []
     reported: set[tuple[object, str]] = set()
     for queue, where, obj in named:

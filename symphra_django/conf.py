@@ -17,6 +17,7 @@ what would be valid.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django.conf import settings
@@ -77,11 +78,16 @@ def user_settings() -> dict[str, Any]:
         raise ImproperlyConfigured(
             f"settings.SYMPHRA must be a dict, got {type(value).__name__}."
         )
-    unknown = sorted(set(value) - set(DEFAULTS))
+    unknown = sorted(set(value) - set(DEFAULTS), key=repr)
     if unknown:
+        guesses = [
+            f"{close[0]!r} for {key!r}" for key in unknown if isinstance(key, str)
+            for close in [difflib.get_close_matches(key.upper(), DEFAULTS, n=1)] if close
+        ]
         raise ImproperlyConfigured(
-            f"settings.SYMPHRA has unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"valid keys are {', '.join(sorted(DEFAULTS))}."
+            f"settings.SYMPHRA has unknown key(s) {', '.join(map(repr, unknown))}"
+            + (f" (did you mean {', '.join(guesses)}?)" if guesses else "")
+            + f"; valid keys are {', '.join(sorted(DEFAULTS))}."
         )
     return value
 

@@ -27,11 +27,30 @@ class TaskTimeout(SymphraError):
     """A task ran longer than its timeout."""
 
 
+class NotMigrated(ImproperlyConfigured, SymphraError):
+    """symphra_django's tables are missing from a database: ``manage.py migrate``
+    has not been run there (the message says which command to run)."""
+
+
+class MissingPackage(ImproperlyConfigured, SymphraError):
+    """A configured backend needs a package that is not installed (an extra of
+    symphra-django; the message names the ``pip install`` to run)."""
+
+    def __init__(self, package: str, *, needed_by: str, extra: str) -> None:
+        self.package = package
+        super().__init__(
+            f"{needed_by} needs the {package!r} package, which is not installed: "
+            f"pip install 'symphra-django[{extra}]'"
+        )
+
+
 __all__ = [
     "BackendUnavailable",
     "CorruptPayload",
     "EnqueueError",
     "ImproperlyConfigured",
+    "MissingPackage",
+    "NotMigrated",
     "SymphraError",
     "TaskDeclarationError",
     "TaskTimeout",

@@ -337,6 +337,10 @@ class QueueStats:
         }
 
 
+#: The task name of the stand-in for a stored payload that could not be read.
+CORRUPT_NAME = "<corrupt>"
+
+
 def corrupt_message(raw: Any, reason: str, *, queue: str, task_id: str | None = None) -> TaskMessage:
     """A stand-in message for a payload that could not be read, for the failed store."""
     if isinstance(raw, (bytes, bytearray, memoryview)):
@@ -344,7 +348,7 @@ def corrupt_message(raw: Any, reason: str, *, queue: str, task_id: str | None = 
     else:
         text = str(raw)[:10_000]
     return TaskMessage(
-        name="<corrupt>",
+        name=CORRUPT_NAME,
         id=task_id or new_task_id(),
         queue=queue,
         error=f"corrupt payload: {reason}",

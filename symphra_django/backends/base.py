@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar
 
+from django.core.exceptions import ImproperlyConfigured
+
 from symphra_django.exceptions import BackendUnavailable, CorruptPayload
 from symphra_django.messages import DEFAULT_QUEUE, REASON_LENGTH, QueueStats, TaskMessage, delivery_limit
 from symphra_django.utils.identifiers import validate_identifier
@@ -193,6 +195,59 @@ def _fallback(op: Operation) -> Callable[..., Any]:
     return getattr(failed_store, op.fallback or "")
 
 
+def _probe_calls(expected: inspect.Signature) -> list[tuple[list[Any], dict[str, Any]]]:
+    """The ways callers call a method of the contract with this signature:
+    with its required parameters only, with all of them positionally where
+    they may be, and with all of them by name where they may be."""
+    required: tuple[list[Any], dict[str, Any]] = ([], {})
+    positional: tuple[list[Any], dict[str, Any]] = ([], {})
+    named: tuple[list[Any], dict[str, Any]] = ([], {})
+    for param in expected.parameters.values():
+        if param.kind is param.POSITIONAL_OR_KEYWORD:
+            if param.default is param.empty:
+                required[0].append(param.name)
+            positional[0].append(param.name)
+            if param.name == "self":
+                named[0].append(param.name)
+            else:
+                named[1][param.name] = param.name
+        elif param.kind is param.KEYWORD_ONLY:
+            if param.default is param.empty:
+                required[1][param.name] = param.name
+            positional[1][param.name] = param.name
+            named[1][param.name] = param.name
+    return [required, positional, named]
+
+
+def _plain(signature: inspect.Signature) -> str:
+    """``(self, queue=None)``: a signature without annotations, for messages."""
+    params = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=params, return_annotation=inspect.Signature.empty))
+
+
+def signature_mismatches(cls: type[QueueBackend]) -> list[str]:
+    """The methods ``cls`` implements that cannot be called the way the
+    contract calls them (a backend written for an older interface, e.g.
+    ``get_queue_size(self)`` without the ``queue`` parameter), each as
+    ``"name(self) must accept (self, queue=None)"``."""
+    mismatches = []
+    for op in OPERATIONS.values():
+        for attr in (op.name, op.sync_name):
+            if attr not in cls._implemented:
+                continue
+            expected = inspect.signature(getattr(QueueBackend, attr))
+            try:
+                actual = inspect.signature(getattr(cls, attr))
+            except (TypeError, ValueError):  # a callable without a signature: nothing to compare
+                continue
+            try:
+                for args, kwargs in _probe_calls(expected):
+                    actual.bind(*args, **kwargs)
+            except TypeError:
+                mismatches.append(f"{attr}{_plain(actual)} must accept {_plain(expected)}")
+    return mismatches
+
+
 def _items(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterable[Any]:
     return args[0] if args else next(iter(kwargs.values()))
 
@@ -279,7 +334,8 @@ class _ConnectState:
         #: The thread inside ``connect`` (its own calls must not wait for it).
         self.owner: int | None = None
         self.failures = 0
-        self.error = ""
+        #: What the last failed attempt raised, raised again to the threads that waited for it.
+        self.error: Exception = BackendUnavailable("not connected")
 
 
 # -- the contract ----------------------------------------------------------------------
@@ -318,6 +374,8 @@ class QueueBackend:
 
     #: Names of the methods (either side) this class implements itself.
     _implemented: ClassVar[frozenset[str]] = frozenset()
+    #: Those of them whose parameters differ from the contract's.
+    _mismatches: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -332,6 +390,7 @@ class QueueBackend:
             for attr in (op.name, op.sync_name)
             if getattr(cls, attr) is not getattr(QueueBackend, attr)
         )
+        cls._mismatches = tuple(signature_mismatches(cls))
 
     def __new__(cls, *args: Any, **kwargs: Any) -> QueueBackend:
         missing = [
@@ -344,17 +403,42 @@ class QueueBackend:
                 f"{cls.__module__}.{cls.__qualname__} must implement "
                 + ", ".join(missing)
             )
+        if cls._mismatches:
+            # Found when the class was defined; refused here, where a missing
+            # method is, so that the module defining it still imports.
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__} does not take the parameters the "
+                f"QueueBackend contract passes: {'; '.join(cls._mismatches)}"
+            )
         backend = super().__new__(cls)
         # Set here, not in __init__, so that a subclass that forgets
         # super().__init__() still connects and derives safely.
         backend._connect_state = _ConnectState()
         backend._loop = None
         backend._loop_lock = threading.Lock()
+        backend._unreadable_filed = 0
+        backend._unreadable_lock = threading.Lock()
         return backend
 
     _connect_state: _ConnectState
     _loop: asyncio.AbstractEventLoop | None
     _loop_lock: threading.Lock
+    _unreadable_filed: int
+    _unreadable_lock: threading.Lock
+
+    @classmethod
+    def contract_mismatches(cls) -> list[str]:
+        """This class's methods whose parameters are not the contract's (the
+        system check ``symphra_django.E008``; instantiating it is a TypeError)."""
+        return list(cls._mismatches)
+
+    @classmethod
+    def missing_packages(cls, options: dict[str, Any]) -> list[str]:
+        """Why this backend cannot work with ``options`` in this environment:
+        one message per package it needs that is not installed (the system
+        check ``symphra_django.E006``, and building the backend, report them).
+        A backend whose client library is optional overrides this."""
+        return []
 
     def __init__(
         self,
@@ -416,7 +500,8 @@ class QueueBackend:
 
         Thread-safe: one thread connects while the others wait, and threads
         that waited for an attempt that failed get its error rather than
-        each making an attempt of its own. Raises ``BackendUnavailable``.
+        each making an attempt of its own. Raises ``BackendUnavailable``, or
+        ``ImproperlyConfigured`` for a setup to fix (e.g. tables not migrated).
         """
         state = self._connect_state
         if state.connected or state.owner == threading.get_ident():
@@ -426,19 +511,49 @@ class QueueBackend:
             if state.connected:
                 return
             if state.failures != failures:
-                raise BackendUnavailable(state.error)
+                raise state.error
             state.owner = threading.get_ident()
             try:
                 self.connect_sync()
+                try:
+                    self._require_tables()
+                except BaseException:
+                    state.connected = False  # usable once the tables are there: check again then
+                    raise
             except Exception as exc:
                 state.failures += 1
-                if isinstance(exc, BackendUnavailable):
-                    state.error = str(exc)
+                if isinstance(exc, (BackendUnavailable, ImproperlyConfigured)):
+                    # Already says what is wrong (a configuration error, such
+                    # as tables not migrated, is not the server's absence).
+                    state.error = exc
                     raise
-                state.error = mask_urls_in(f"cannot connect {self.describe()}: {type(exc).__name__}: {exc}")
-                raise BackendUnavailable(state.error) from exc
+                state.error = BackendUnavailable(
+                    mask_urls_in(f"cannot connect {self.describe()}: {type(exc).__name__}: {exc}")
+                )
+                raise state.error from exc
             finally:
                 state.owner = None
+
+    def _require_tables(self) -> None:
+        """NotMigrated unless symphra_django's migrations are applied to the
+        databases this backend works through (``database_aliases``): a
+        missing table is then one line naming ``migrate``, on the first use,
+        not a database error on each."""
+        if not self.database_aliases:
+            return
+        from django.db import DatabaseError
+
+        from symphra_django.installation import holds_tables, require_migrated
+
+        for database in self.database_aliases:
+            try:
+                if holds_tables(database):
+                    require_migrated(database)
+            except DatabaseError:
+                # It cannot tell now (a session the server ended, a database
+                # down): the operation itself reconnects, or says what failed.
+                logger.debug("could not check the tables of %s in database %r", self.describe(), database,
+                             exc_info=True)
 
     @operation(optional=True)
     async def connect(self) -> None:
@@ -728,6 +843,15 @@ class QueueBackend:
             shown, shorten_name(repr(queue)), self.describe(), reason,
         )
         self.store_unreadable(entry, f"corrupt payload: {reason}")
+        with self._unreadable_lock:
+            self._unreadable_filed += 1
+
+    @property
+    def unreadable_filed(self) -> int:
+        """How many stored entries this instance has filed in the failed store
+        because they could not be read (``runscheduler``'s closing summary
+        counts them among the failed)."""
+        return self._unreadable_filed
 
     def store_unreadable(self, entry: Any, error: str) -> None:
         """Move one stored entry that cannot become a task to the failed store,

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
@@ -13,6 +14,7 @@ from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
 from symphra_django.backends import QueueBackend, backends
+from symphra_django.backends.handler import unknown_alias
 from symphra_django.django_tasks.bridge import RUNNER_POLICY, ensure_runner, runner_name
 from symphra_django.django_tasks.execution import settle_lost_call
 from symphra_django.django_tasks.resolve import UnknownDjangoTask, remember, resolve_task
@@ -135,11 +137,13 @@ class SymphraBackend(BaseTaskBackend):
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors: list[checks.CheckMessage] = []
-        if self.queue_backend_alias not in backends.aliases():
+        try:
+            aliases = backends.aliases()
+        except ImproperlyConfigured:
+            aliases = None  # SYMPHRA itself is invalid: symphra_django.E001 says how
+        if aliases is not None and self.queue_backend_alias not in aliases:
             errors.append(checks.Error(
-                f"TASKS[{self.alias!r}]['OPTIONS']['backend'] is {self.queue_backend_alias!r}, "
-                "which is not an alias of SYMPHRA['BACKENDS']",
-                hint=f"Configured aliases: {', '.join(map(repr, backends.aliases()))}.",
+                f"TASKS[{self.alias!r}]['OPTIONS']['backend']: {unknown_alias(self.queue_backend_alias, aliases)}",
                 id="symphra_django.E602",
             ))
         for queue in sorted(self.queues):

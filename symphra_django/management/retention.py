@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django import conf
@@ -56,7 +57,8 @@ class RetentionCommand(BaseCommand):
             return
         try:
             count = self.prune(options["older_than"], options)
-        except ValueError as exc:
+        except (ValueError, ImproperlyConfigured) as exc:
+            # A bad value, or a setup to fix (tables not migrated): one line.
             raise CommandError(str(exc)) from exc
         verb = "Would delete" if options["dry_run"] else "Deleted"
         self.stdout.write(f"{verb} {count} {self.rows_name}.")

@@ -11,8 +11,13 @@ from typing import Any
 class TaskMetrics:
     runs: int = 0
     successes: int = 0
+    #: Failed for good: runs that failed with no retry left, and tasks that
+    #: could not run at all (``unrunnable``), as the failed store counts them.
     failures: int = 0
     retries: int = 0
+    #: Sent to the failed store without running: an unknown task name, or a
+    #: stored payload that could not be read.
+    unrunnable: int = 0
     total_duration: float = 0.0
     max_duration: float = 0.0
 
@@ -46,6 +51,17 @@ class Metrics:
             else:
                 m.failures += 1
 
+    def record_unrunnable(self, name: str, count: int = 1) -> None:
+        """``count`` tasks named ``name`` went to the failed store without running."""
+        if count <= 0:
+            return
+        with self._lock:
+            m = self._tasks.get(name)
+            if m is None:
+                m = self._tasks[name] = TaskMetrics()
+            m.failures += count
+            m.unrunnable += count
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {name: m.to_dict() for name, m in self._tasks.items()}
@@ -58,6 +74,7 @@ class Metrics:
                 total.successes += m.successes
                 total.failures += m.failures
                 total.retries += m.retries
+                total.unrunnable += m.unrunnable
                 total.total_duration += m.total_duration
                 total.max_duration = max(total.max_duration, m.max_duration)
         return total

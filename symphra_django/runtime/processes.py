@@ -85,6 +85,9 @@ def run(options: RunOptions) -> None:
     )
     if not options.child:
         logger.info("%d task(s) declared, %d periodic", len(registry), len(registry.periodic()))
+        # Before any child starts: a backend that stays down, or tables not
+        # migrated, is then one error from this process, not one per child.
+        scheduler.connect()
     children = [] if options.child or not options.work else _start_children(options)
     try:
         if options.burst:
@@ -101,8 +104,11 @@ def run(options: RunOptions) -> None:
             if child.exitcode not in (0, None):
                 logger.warning("worker process %s exited with code %s", child.pid, child.exitcode)
     stats = scheduler.metrics.totals()
-    logger.info("runscheduler %s process %d stopped: %d run(s), %d succeeded, %d failed, %d retried",
-                role, os.getpid(), stats.runs, stats.successes, stats.failures, stats.retries)
+    # "failed" is what this process put in the failed store, as taskstatus
+    # counts it: tasks that could not run at all included.
+    unrunnable = f" ({stats.unrunnable} without running: unknown task or unreadable payload)" if stats.unrunnable else ""
+    logger.info("runscheduler %s process %d stopped: %d run(s), %d succeeded, %d failed%s, %d retried",
+                role, os.getpid(), stats.runs, stats.successes, stats.failures, unrunnable, stats.retries)
 
 
 def _start_children(options: RunOptions) -> list[Any]:

@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from symphra_django import conf
 from symphra_django.backends import MemoryBackend, QueueBackend, backends
 from symphra_django.backends.base import NotSupported
 from symphra_django.exceptions import BackendUnavailable
-from symphra_django.messages import TaskMessage
+from symphra_django.installation import require_migrated
+from symphra_django.messages import CORRUPT_NAME, TaskMessage
 from symphra_django.runtime.beat import Beat
 from symphra_django.runtime.housekeeping import Housekeeper
 from symphra_django.runtime.metrics import Metrics
@@ -60,6 +63,8 @@ def connect_backend(backend: QueueBackend, retries: int | None = None) -> None:
                     logger.warning("%s is reachable now", backend.describe())
                 return
             problem = "health check failed"
+        except ImproperlyConfigured:
+            raise  # a setup to fix (tables not migrated, a package missing): retrying cannot help
         except Exception as exc:  # noqa: BLE001 - reported below, then retried
             problem = f"{type(exc).__name__}: {exc}"
         if attempt == retries:
@@ -159,6 +164,7 @@ class Scheduler:
         self.housekeeper: Housekeeper | None = None
         self.started_at: float | None = None
         self._stopped = threading.Event()
+        self._unreadable_at_start = 0
 
     # -- task registration, as in symphra-scheduler --------------------------------------------
 
@@ -194,15 +200,25 @@ class Scheduler:
             return self.backend
         return backends[task.backend]
 
+    def connect(self) -> None:
+        """Connect the backend (retrying, see :func:`connect_backend`) and make
+        sure the tables of the tick ledger are there: NotMigrated, naming
+        ``migrate``, rather than a database error from every beat tick."""
+        connect_backend(self.backend)
+        if isinstance(self.ledger, DatabaseLedger):
+            require_migrated(self.ledger.database)
+
     def start(self) -> None:
         """Connect (retrying with backoff, ``SYMPHRA["CONNECT_RETRIES"]``), then
         start the beat and the workers in background threads; returns at once.
 
         Raises:
             BackendUnavailable: the backend could not be reached.
+            NotMigrated: the tick ledger's tables are missing (run ``manage.py migrate``).
         """
-        connect_backend(self.backend)
+        self.connect()
         self.started_at = time.time()
+        self._unreadable_at_start = self.backend.unreadable_filed
         self._stopped.clear()
         if self.throughput is not None:
             self.throughput.start()
@@ -239,6 +255,12 @@ class Scheduler:
         if self.beat is not None:
             self.beat.stop(timeout)
         finished = self.pool.stop(timeout) if self.pool is not None else True
+        if self.pool is not None:
+            # Stored entries the workers' claims could not read went to the
+            # failed store too: the totals count them with the failures.
+            filed = self.backend.unreadable_filed - self._unreadable_at_start
+            self._unreadable_at_start = self.backend.unreadable_filed
+            self.metrics.record_unrunnable(CORRUPT_NAME, filed)
         if self.throughput is not None:
             self.throughput.stop()
         self._stopped.set()
@@ -285,7 +307,7 @@ class Scheduler:
         ticks) do not keep it running.
         """
         held_wait = self.lease_seconds + HELD_GRACE if held_wait is None else held_wait
-        connect_backend(self.backend)
+        self.connect()
         if self.beat_enabled:
             self._make_beat().run_pending()
         beat, self.beat_enabled = self.beat_enabled, False

@@ -20,10 +20,17 @@ from symphra_django.utils.times import model_datetime, model_epoch
 class DatabaseLedger:
     """The ledger in the ``ScheduleState`` table (the project's database)."""
 
+    @property
+    def database(self) -> str:
+        """The ``DATABASES`` alias holding the table."""
+        from symphra_django.models import ScheduleState
+
+        return router.db_for_write(ScheduleState) or DEFAULT_DB_ALIAS
+
     def _manager(self):
         from symphra_django.models import ScheduleState
 
-        return ScheduleState.objects.db_manager(router.db_for_write(ScheduleState) or DEFAULT_DB_ALIAS)
+        return ScheduleState.objects.db_manager(self.database)
 
     def ensure(self, names: list[str]) -> None:
         manager = self._manager()

@@ -71,6 +71,14 @@ def exception_text(exc: BaseException) -> str:
     return shorten_error(f"{type(exc).__name__}: {detail}")
 
 
+def unknown_task_error(name: str) -> str:
+    """Why a message naming no declared task fails, and where to look."""
+    return (
+        f"unknown task {shorten_name(repr(name))}: not declared in this worker, which knows the tasks "
+        "in the tasks.py of each app in INSTALLED_APPS (is the app that declares it there?)"
+    )
+
+
 def worker_id() -> str:
     """``host:pid`` of this process."""
     return _worker_id(os.getpid())
@@ -272,8 +280,8 @@ class WorkerPool:
         """Run one message; True if it succeeded (to be acknowledged)."""
         task = self.registry.get(message.name)
         if task is None:
-            self._fail(message, f"unknown task {shorten_name(repr(message.name))}: no task of that name "
-                                "is declared in this project (is its tasks.py in an installed app?)", None)
+            self._fail(message, unknown_task_error(message.name), None)
+            self.metrics.record_unrunnable(message.name)
             return False
         started = time.time()
         message.meta.setdefault("worker", worker_id())

@@ -12,10 +12,14 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
+from decimal import Decimal
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -28,7 +32,9 @@ from symphra_django.messages import DEFAULT_QUEUE, MAX_PRIORITY, MIN_PRIORITY, T
 from symphra_django.tasks.registry import TaskRegistry, registry
 from symphra_django.tasks.retry import RetryPolicy, default_policy
 from symphra_django.tasks.schedules import Schedule, Window
+from symphra_django.utils.times import naive_datetime_error
 
+logger = logging.getLogger("symphra_django.tasks")
 #: Keyword arguments of ``enqueue`` that are options, not task arguments
 #: (unless the task function itself has a parameter of that name).
 ENQUEUE_OPTIONS = ("run_at", "delay", "priority", "queue", "task_id")
@@ -49,7 +55,8 @@ class Task:
 
     func: Callable[..., Any]
     name: str
-    queue: str = "default"
+    #: The queue given with ``queue=``; None: the backend's default queue.
+    declared_queue: str | None = None
     priority: int = 0
     retry_policy: RetryPolicy | None = None
     timeout: float | None = None
@@ -67,7 +74,9 @@ class Task:
 
     def __post_init__(self) -> None:
         self.is_async = inspect.iscoroutinefunction(self.func)
-        self.origin = f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', '?')}"
+        self.module = getattr(self.func, "__module__", None) or "?"
+        self.origin = f"{self.module}.{getattr(self.func, '__qualname__', '?')}"
+        self._discoverable: bool | None = None
         try:
             self._params = set(inspect.signature(self.func).parameters)
         except (TypeError, ValueError):
@@ -79,6 +88,35 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
+
+    @property
+    def queue(self) -> str:
+        """The queue its calls land in unless an enqueue names another: the
+        one declared with ``queue=``, else the default queue of its backend
+        alias (that backend's ``queue_name`` option, ``"default"`` unless set)."""
+        if self.declared_queue is not None:
+            return self.declared_queue
+        from symphra_django.backends.handler import default_queue
+
+        return default_queue(self.backend)
+
+    @queue.setter
+    def queue(self, value: str | None) -> None:
+        self.declared_queue = value
+
+    @property
+    def discoverable(self) -> bool:
+        """Whether ``runscheduler`` finds this task: it imports the ``tasks.py``
+        of the installed apps, so a task whose module belongs to no installed
+        app is unknown to workers unless an installed app imports it. True
+        until the app registry is ready (it cannot tell before)."""
+        if self._discoverable is None:
+            from django.apps import apps
+
+            if not apps.apps_ready:
+                return True
+            self._discoverable = apps.get_containing_app_config(self.module) is not None
+        return self._discoverable
 
     @property
     def policy(self) -> RetryPolicy:
@@ -104,9 +142,19 @@ class Task:
         queued or running does nothing).
         """
         options, kwargs = self._split_options(kwargs)
-        message = self.message(args, kwargs, options)
+        return self._store(self.message(args, kwargs, options))
+
+    def _store(self, message: TaskMessage) -> TaskMessage:
+        """Store a message built by :meth:`message` on this task's backend."""
         from symphra_django.backends import backends
 
+        if self._discoverable is None and not self.discoverable:
+            logger.warning(
+                "task %s is declared in module %r, which belongs to no app in INSTALLED_APPS: "
+                "runscheduler will not know it and will fail its calls as unknown. Add its app "
+                "to INSTALLED_APPS (runscheduler imports the tasks.py of every installed app).",
+                self.name, self.module,
+            )
         message.created = backends[self.backend].enqueue_sync(message)
         return message
 
@@ -143,11 +191,7 @@ class BoundTask:
     options: EnqueueOptions
 
     def enqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
-        from symphra_django.backends import backends
-
-        message = self.task.message(args, kwargs, self.options)
-        message.created = backends[self.task.backend].enqueue_sync(message)
-        return message
+        return self.task._store(self.task.message(args, kwargs, self.options))
 
     async def aenqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
         return await sync_to_async(self.enqueue)(*args, **kwargs)
@@ -160,14 +204,51 @@ def check_json_arguments(name: str, args: tuple | list, kwargs: dict[str, Any]) 
     labelled = [(f"positional argument {i}", v) for i, v in enumerate(args)]
     labelled += [(f"argument {k!r}", v) for k, v in kwargs.items()]
     for label, value in labelled:
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise EnqueueError(
-                f"{label} of task {name!r} is not JSON-serialisable ({exc}); pass plain "
-                "data (str, int, float, bool, None, list, dict), e.g. a model's pk "
-                "instead of the instance"
-            ) from None
+        problem = json_problem(value)
+        if problem is not None:
+            reason, hint = problem
+            raise EnqueueError(f"{label} of task {name!r} is not JSON-serialisable ({reason}); {hint}")
+
+
+def json_problem(value: object) -> tuple[str, str] | None:
+    """Why ``value`` cannot be a task argument and what to pass instead; None if it can be."""
+    refused: list[object] = []
+
+    def refuse(obj: object) -> None:
+        refused.append(obj)
+        raise TypeError(f"{type(obj).__name__} is not JSON")
+
+    try:
+        json.dumps(value, allow_nan=False, default=refuse)
+    except (TypeError, ValueError) as exc:
+        return str(exc), json_hint(refused[0]) if refused else PLAIN_DATA
+    return None
+
+
+PLAIN_DATA = "pass plain data: str, int, float (not NaN or infinity), bool, None, and lists and dicts (str keys) of them"
+
+
+def json_hint(value: object) -> str:
+    """What to pass instead of ``value``, which JSON cannot hold."""
+    from django.db.models import Model
+
+    if isinstance(value, (datetime, date, time_of_day)):
+        kind = type(value).__name__
+        return (
+            f"pass it as an ISO 8601 string, value.isoformat(), which the task reads back with {kind}.fromisoformat()"
+            + (", or as epoch seconds, value.timestamp()" if isinstance(value, datetime) else "")
+        )
+    if isinstance(value, timedelta):
+        return "pass its seconds (value.total_seconds())"
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return f"pass it as a string (str(value); the task reads it back with {type(value).__name__}(text))"
+    if isinstance(value, (set, frozenset)):
+        return "pass a list (sorted(value))"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "pass text (value.decode()) or base64 (base64.b64encode(value).decode())"
+    if isinstance(value, Model):
+        return "pass the instance's pk (instance.pk) and load it in the task"
+    return PLAIN_DATA
 
 
 def known_queues(
@@ -214,10 +295,7 @@ def scheduled_timestamp(run_at: datetime | None, delay: float | timedelta | None
         raise EnqueueError(f"run_at must be a datetime, got {run_at!r}")
     if run_at.tzinfo is None:
         if settings.USE_TZ:
-            raise EnqueueError(
-                f"run_at={run_at!r} is naive but USE_TZ is True; pass an aware datetime, "
-                "e.g. django.utils.timezone.now() + timedelta(minutes=5)"
-            )
+            raise EnqueueError(naive_datetime_error("run_at", run_at, "USE_TZ is True"))
         run_at = dj_timezone.make_aware(run_at)
     return run_at.timestamp()
 
@@ -229,7 +307,7 @@ def declare(
     func: Callable[..., Any],
     *,
     name: str | None = None,
-    queue: str = "default",
+    queue: str | None = None,
     priority: int = 0,
     retry_policy: RetryPolicy | str | dict | None = None,
     timeout: float | timedelta | None = None,
@@ -243,7 +321,16 @@ def declare(
     metadata: dict[str, Any] | None = None,
     target: TaskRegistry | None = None,
 ) -> Task:
-    """Declare ``func`` as a task and register it; see ``task`` for the options."""
+    """Declare ``func`` as a task and register it; see ``task`` for the options.
+
+    Without ``queue``, its calls land in the default queue of its backend
+    alias (the alias's ``queue_name`` option, ``"default"`` unless set).
+    """
+    if target is None:
+        # Tasks of the project's registry are found by the app's autodiscovery.
+        from symphra_django.installation import require_installed
+
+        require_installed()
     if isinstance(func, Task):
         func = func.func
     if not callable(func):
@@ -257,7 +344,8 @@ def declare(
     from symphra_django.utils.identifiers import validate_identifier
 
     try:
-        validate_identifier(queue, "queue")
+        if queue is not None:
+            validate_identifier(queue, "queue")
     except ValueError as exc:
         raise TaskDeclarationError(f"task {task_name!r}: {exc}") from None
     try:
@@ -278,7 +366,7 @@ def declare(
     declared = Task(
         func=func,
         name=task_name,
-        queue=queue,
+        declared_queue=queue,
         priority=priority,
         retry_policy=policy,
         timeout=timeout,
@@ -290,6 +378,10 @@ def declare(
         tags=tuple(tags),
         metadata=dict(metadata or {}),
     )
+    if target is not None:
+        # A Scheduler's own registry (symphra-scheduler style): the process
+        # that declares these tasks runs them, nothing needs to find them.
+        declared._discoverable = True
     return (registry if target is None else target).register(declared)
 
 

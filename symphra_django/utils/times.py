@@ -13,17 +13,24 @@ import time
 from datetime import UTC, datetime
 
 
-def to_timestamp(value: datetime | float | int | None) -> float:
-    """An aware datetime (or epoch seconds) as epoch seconds; ``None`` is now."""
+def naive_datetime_error(what: str, value: datetime, why: str = "") -> str:
+    """The one message refusing a naive datetime (a wall-clock time in no
+    zone, which servers in other zones or a DST change would read differently)."""
+    return (
+        f"{what}={value!r} is a naive datetime{f' and {why}' if why else ''}: pass an aware datetime, e.g. "
+        "django.utils.timezone.now() + timedelta(minutes=5), or "
+        "django.utils.timezone.make_aware(value) for a time in settings.TIME_ZONE"
+    )
+
+
+def to_timestamp(value: datetime | float | int | None, what: str = "scheduled_time") -> float:
+    """An aware datetime (or epoch seconds) as epoch seconds; ``None`` is now.
+    A naive datetime is refused (ValueError): it names no zone."""
     if value is None:
         return time.time()
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValueError(
-                f"naive datetime {value!r}: pass an aware datetime "
-                "(django.utils.timezone.now() + timedelta(...), or "
-                "datetime(..., tzinfo=...))"
-            )
+            raise ValueError(naive_datetime_error(what, value))
         return value.timestamp()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected an aware datetime or epoch seconds, got {value!r}")

@@ -143,6 +143,51 @@ def test_a_backend_implementing_neither_side_of_a_required_method_is_refused():
         NoClear()
 
 
+@pytest.mark.parametrize(("method", "must_accept"), [
+    ("def get_queue_size_sync(self): ...", "get_queue_size_sync(self) must accept (self, queue=None)"),
+    ("def dequeue_sync(self, count=1): ...",
+     "dequeue_sync(self, count=1) must accept (self, max_items=1, *, queue=None, lease_seconds=None)"),
+    ("def enqueue_sync(self, task, scheduled_time, priority=0): ...",
+     "enqueue_sync(self, task, scheduled_time, priority=0) must accept (self, task, scheduled_time=None, "
+     "priority=None)"),
+    ("async def clear(self): ...", "clear(self) must accept (self, queue=None)"),
+])
+def test_a_backend_whose_methods_do_not_take_the_contracts_parameters_is_refused_naming_them(method, must_accept):
+    namespace: dict = {}
+    exec(method, namespace)  # one method of SyncOnly, written with other parameters
+    name = next(key for key in namespace if not key.startswith("__"))
+    Mismatched = type("Mismatched", (SyncOnly,), {name: namespace[name]})
+    assert Mismatched.contract_mismatches() == [must_accept]
+    with pytest.raises(TypeError, match=r"Mismatched does not take the parameters the QueueBackend contract passes: "):
+        Mismatched()
+
+
+def test_methods_with_the_contracts_parameters_or_more_optional_ones_are_accepted():
+    class Flexible(SyncOnly):
+        def get_queue_size_sync(self, queue=None, *, include_failed=False):
+            return 0
+
+        def clear_sync(self, *args, **kwargs):
+            return 0
+
+    assert Flexible.contract_mismatches() == []
+    assert SyncOnly.contract_mismatches() == AsyncOnly.contract_mismatches() == []
+
+
+def test_a_naive_scheduled_time_is_refused_saying_to_pass_an_aware_datetime():
+    """symphra-scheduler took ``datetime.now()``: a time in no zone."""
+    from datetime import datetime
+
+    from symphra_django.backends import MemoryBackend
+
+    backend = MemoryBackend()
+    with pytest.raises(ValueError, match=r"^scheduled_time=datetime\.datetime\(2030, 1, 1, 0, 0\) is a naive "
+                                         r"datetime: pass an aware datetime, e\.g\. django\.utils\.timezone\.now\(\) "
+                                         r"\+ timedelta\(minutes=5\)"):
+        backend.enqueue_sync(TaskMessage(name="t"), datetime(2030, 1, 1))
+    assert backend.get_queue_size_sync() == 0
+
+
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_both_sides_of_a_pair_share_one_signature_and_docstring(name):
     async_side, sync_side = getattr(QueueBackend, name), getattr(QueueBackend, f"{name}_sync")

@@ -64,6 +64,21 @@ class AsyncOnlyBackend(QueueBackend):
         return True
 
 
+class SchedulerExampleBackend(AsyncOnlyBackend):
+    """symphra-scheduler's example, as written for it: one queue per backend,
+    so ``get_queue_size`` and ``clear`` take no queue."""
+
+    async def get_queue_size(self):
+        return len(self.store) + len(self.leased)
+
+    async def clear(self):
+        self.store.clear()
+        return 0
+
+
+SCHEDULER_EXAMPLE = {"BACKENDS": {"default": {"BACKEND": "tests.backends.test_custom_backend.SchedulerExampleBackend"}}}
+
+
 class Incomplete(QueueBackend):
     async def enqueue(self, task, scheduled_time=None, priority=None):
         return True
@@ -74,6 +89,7 @@ def test_a_backend_missing_required_methods_is_refused_naming_them():
         Incomplete()
 
 
+@pytest.mark.django_db  # a shared backend: the scheduler keeps its tick ledger and counts in the database
 @override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "tests.backends.test_custom_backend.AsyncOnlyBackend"}}})
 def test_an_async_only_backend_runs_tasks_through_settings(events):
     try:
@@ -96,3 +112,28 @@ def test_a_sync_backend_gets_the_async_interface_for_free(memory):
         return await memory.get_stats()
 
     assert asyncio.run(scenario()).ready == 1
+
+
+def test_a_backend_written_for_symphra_scheduler_is_refused_by_the_checks_naming_the_methods_to_change():
+    from django.core.checks import run_checks
+
+    with override_settings(SYMPHRA=SCHEDULER_EXAMPLE):
+        [error] = [m for m in run_checks(tags=["symphra"]) if m.id == "symphra_django.E008"]
+    assert error.msg == (
+        "settings.SYMPHRA['BACKENDS']['default']['BACKEND'] is "
+        "tests.backends.test_custom_backend.SchedulerExampleBackend, whose methods do not take the parameters the "
+        "QueueBackend contract passes: get_queue_size(self) must accept (self, queue=None); "
+        "clear(self) must accept (self, queue=None)."
+    )
+    assert "docs/custom-backends.md" in error.hint
+
+
+def test_a_backend_written_for_symphra_scheduler_is_refused_before_it_runs_anything():
+    from django.core.exceptions import ImproperlyConfigured
+
+    with override_settings(SYMPHRA=SCHEDULER_EXAMPLE), pytest.raises(
+        ImproperlyConfigured, match=r"get_queue_size\(self\) must accept \(self, queue=None\)"
+    ):
+        remember.enqueue(1)
+    with pytest.raises(TypeError, match=r"get_queue_size\(self\) must accept \(self, queue=None\)"):
+        Scheduler(SchedulerExampleBackend())

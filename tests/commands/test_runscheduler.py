@@ -6,8 +6,11 @@ enqueue from another process, and count the rows each task run writes.
 
 from __future__ import annotations
 
+import json
+import logging
 import signal
 import time
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -30,6 +33,14 @@ def test_help_describes_every_option(capsys):
     for option in ("--backend", "--queue", "--workers", "--processes", "--no-beat", "--beat-only",
                    "--burst", "--shutdown-timeout"):
         assert option in text
+
+
+def test_help_says_what_each_verbosity_logs(capsys):
+    with pytest.raises(SystemExit):
+        call_command("runscheduler", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "0 = errors only" in text and "1 = also warnings" in text and "2 or 3 = also debug lines" in text
+    assert "Verbosity level; 0=minimal output" not in text  # Django's words for other commands
 
 
 def test_unknown_backend_alias_lists_the_configured_ones():
@@ -60,6 +71,48 @@ def test_burst_runs_what_is_due_and_returns(memory, events):
         remember.enqueue(i)
     call_command("runscheduler", "--burst", "--no-beat", verbosity=0)
     assert len(events) == 20
+
+
+@pytest.fixture
+def scheduler_log(caplog):
+    """What runscheduler logs at -v 1 (its level is restored afterwards)."""
+    logger = logging.getLogger("symphra_django")
+    level = logger.level
+    with caplog.at_level(logging.INFO, logger="symphra_django"):
+        yield caplog
+    logger.setLevel(level)
+
+
+def test_the_closing_summary_counts_failures_as_taskstatus_does(memory, events, scheduler_log):
+    """Tasks that fail for good, tasks nobody declared and payloads that
+    cannot be read all go to the failed store: the summary's "failed" is
+    what taskstatus then counts."""
+    from symphra_django.messages import TaskMessage
+    from tests.conformance.factories import MemoryFactory
+    from tests.sampleapp.tasks import always_fails, remember
+
+    remember.enqueue(1)
+    always_fails.enqueue()  # two runs: a retry, then the failed store
+    memory.enqueue_sync(TaskMessage(name="shop.tasks.not_declared_anywhere"))
+    MemoryFactory().inject_corrupt(memory, "default", b"{not json")
+    call_command("runscheduler", "--burst", "--no-beat", verbosity=1)
+    [summary] = [r.getMessage() for r in scheduler_log.records if "stopped:" in r.getMessage()]
+    assert summary.endswith("stopped: 3 run(s), 1 succeeded, 3 failed (2 without running: unknown task or "
+                            "unreadable payload), 1 retried")
+    out = StringIO()
+    call_command("taskstatus", "--json", stdout=out)
+    [backend] = json.loads(out.getvalue())["backends"]
+    assert sum(q["failed"] for q in backend["queues"]) == 3
+
+
+def test_an_unknown_task_fails_saying_where_runscheduler_looks_for_tasks(memory, scheduler_log):
+    from symphra_django.messages import TaskMessage
+
+    memory.enqueue_sync(TaskMessage(name="shop.tasks.touch"))
+    call_command("runscheduler", "--burst", "--no-beat", verbosity=1)
+    [failed] = memory.list_failed_sync()
+    assert failed.error == ("unknown task 'shop.tasks.touch': not declared in this worker, which knows the tasks "
+                            "in the tasks.py of each app in INSTALLED_APPS (is the app that declares it there?)")
 
 
 # -- real processes --------------------------------------------------------------

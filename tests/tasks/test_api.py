@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from datetime import datetime, timedelta, timezone
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from django.test import override_settings
@@ -79,8 +82,37 @@ def test_non_json_argument_is_refused_naming_the_argument(memory):
     assert memory.get_queue_size_sync() == 0
 
 
+@pytest.mark.parametrize(("value", "hint"), [
+    (datetime(2030, 1, 1, tzinfo=timezone.utc),
+     "pass it as an ISO 8601 string, value.isoformat(), which the task reads back with datetime.fromisoformat(), "
+     "or as epoch seconds, value.timestamp()"),
+    (date(2030, 1, 1), "pass it as an ISO 8601 string, value.isoformat(), which the task reads back with "
+                       "date.fromisoformat()"),
+    (timedelta(minutes=5), "pass its seconds (value.total_seconds())"),
+    (Decimal("9.99"), "pass it as a string (str(value); the task reads it back with Decimal(text))"),
+    (uuid.UUID(int=1), "pass it as a string (str(value); the task reads it back with UUID(text))"),
+    ({1, 2}, "pass a list (sorted(value))"),
+    (b"raw", "pass text (value.decode()) or base64 (base64.b64encode(value).decode())"),
+    (float("nan"), "pass plain data: str, int, float (not NaN or infinity), bool, None, and lists and dicts"),
+])
+def test_a_non_json_argument_is_refused_with_what_to_pass_instead(memory, value, hint):
+    with pytest.raises(EnqueueError) as raised:
+        remember.enqueue({"nested": [value]})
+    assert str(raised.value).startswith("positional argument 0 of task 'tests.sampleapp.tasks.remember' is not "
+                                        "JSON-serialisable (")
+    assert hint in str(raised.value)
+
+
+@pytest.mark.django_db
+def test_a_model_instance_is_refused_with_a_hint_to_pass_its_pk(memory, django_user_model):
+    user = django_user_model.objects.create(username="ada")
+    with pytest.raises(EnqueueError, match=r"pass the instance's pk \(instance\.pk\) and load it in the task"):
+        remember.enqueue(user)
+
+
 def test_naive_run_at_is_refused_under_use_tz(memory):
-    with pytest.raises(EnqueueError, match="naive.*aware datetime"):
+    with pytest.raises(EnqueueError, match=r"run_at=datetime\.datetime\(2030, 1, 1, 0, 0\) is a naive datetime and "
+                                           r"USE_TZ is True: pass an aware datetime, e\.g\. django\.utils\.timezone"):
         remember.enqueue(1, run_at=datetime(2030, 1, 1))
 
 
@@ -154,3 +186,41 @@ def test_bad_task_options_are_refused_at_declaration(options, message):
 
     with pytest.raises(TaskDeclarationError, match=message):
         declare(work, name="t.work", target=TaskRegistry(), **options)
+
+
+def test_a_task_of_a_module_outside_the_installed_apps_warns_at_its_first_enqueue(memory, caplog):
+    from symphra_django.tasks.registry import registry
+
+    def orphan() -> None: ...
+
+    orphan.__module__ = "scripts.jobs"  # a module of no installed app: runscheduler would not import it
+    declared = declare(orphan, name="scripts.jobs.orphan")
+    try:
+        with caplog.at_level(logging.WARNING, logger="symphra_django.tasks"):
+            declared.enqueue()
+            declared.enqueue()
+    finally:
+        registry.unregister(declared.name)
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "symphra_django.tasks"]
+    assert warning.startswith("task scripts.jobs.orphan is declared in module 'scripts.jobs', which belongs to no "
+                              "app in INSTALLED_APPS: runscheduler will not know it")
+    assert "Add its app to INSTALLED_APPS" in warning
+    assert memory.get_queue_size_sync() == 2  # still enqueued: an installed app may import the module
+
+
+def test_a_task_of_an_installed_app_enqueues_without_a_warning(memory, caplog):
+    with caplog.at_level(logging.WARNING, logger="symphra_django.tasks"):
+        remember.enqueue(1)
+    assert not [r for r in caplog.records if r.name == "symphra_django.tasks"]
+
+
+def test_declaring_a_task_without_the_app_installed_says_to_add_it():
+    from django.core.exceptions import ImproperlyConfigured
+
+    def job() -> None: ...
+
+    with override_settings(INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"]):
+        with pytest.raises(ImproperlyConfigured, match=r"^'symphra_django' is not in INSTALLED_APPS: add it there\."):
+            declare(job, name="t.job")
+    # A Scheduler of one's own (symphra-scheduler style) keeps its own registry.
+    declare(job, name="t.job", target=TaskRegistry())

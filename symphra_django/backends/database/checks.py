@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, register
 from django.core.checks import Warning as CheckWarning
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 
 from symphra_django.backends.database.claims import SUPPORTED_VENDORS
@@ -66,7 +67,11 @@ def check_queue_databases(
     app_configs: Any = None, databases: Any = None, **kwargs: Any
 ) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    for alias in queue_databases():
+    try:
+        aliases = queue_databases()
+    except ImproperlyConfigured:
+        return []  # the SYMPHRA setting itself is invalid: symphra_django.E001 says how
+    for alias in aliases:
         key = f"settings.DATABASES[{alias!r}]"
         if alias not in connections.settings:
             errors.append(Error(

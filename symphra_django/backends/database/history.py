@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from symphra_django.backends.database.config import queue_databases
 from symphra_django.backends.database.times import model_datetime
+from symphra_django.backends.handler import unknown_alias
+from symphra_django.installation import require_migrated
 from symphra_django.models import QueuedTask
 from symphra_django.ops.pruning import delete_in_batches, retention_seconds
 
@@ -36,7 +38,8 @@ def prune_history(
     """Delete finished rows whose ``finished_at`` is more than ``older_than``
     seconds ago (default: the ``HISTORY_RETENTION`` setting; None there means
     keep forever). Returns how many rows were (or, with ``dry_run``, would be)
-    deleted, over every queue database (or those given)."""
+    deleted, over every queue database (or those given). ValueError for a
+    database that holds no queue; NotMigrated for one not migrated."""
     older_than = retention_seconds(older_than, batch_size)
     if older_than is None:
         return 0
@@ -44,9 +47,17 @@ def prune_history(
     unknown = sorted(set(statuses) - set(FINISHED))
     if unknown:
         raise ValueError(f"cannot prune status(es) {unknown}; choose among {list(FINISHED)}")
+    configured = queue_databases()
+    for database in databases or ():
+        if database not in configured:
+            raise ValueError(unknown_alias(
+                database, configured, kind="queue database",
+                setting="the settings.DATABASES aliases that the database backends of settings.SYMPHRA['BACKENDS'] use",
+            ))
     cutoff = model_datetime(time.time() - older_than)
     total = 0
-    for database in queue_databases() if databases is None else databases:
+    for database in configured if databases is None else databases:
+        require_migrated(database)
         old = QueuedTask.objects.using(database).filter(
             status__in=statuses, finished_at__lt=cutoff
         )

@@ -30,15 +30,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+
+from symphra_django.exceptions import CorruptPayload, MissingPackage
 
 try:
     import pika
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImproperlyConfigured(
-        "The RabbitMQ backend needs the pika package: pip install symphra-django[rabbitmq]"
-    ) from exc
+    raise MissingPackage("pika", needed_by="The RabbitMQ backend", extra="rabbitmq") from exc
 
 from symphra_django.backends.base import Listeners, NotSupported, QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.failed_store import FailedPage, FailedQuery
@@ -50,7 +49,6 @@ from symphra_django.backends.rabbitmq.ledger import QUEUED, Entry, Ledger
 from symphra_django.backends.rabbitmq.link import BrokerLink
 from symphra_django.backends.rabbitmq.publisher import SIGNATURE, TASK_ID, TOKEN, Publisher
 from symphra_django.backends.rabbitmq.topology import Topology
-from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import (
     DELAYED,
     FAILED,

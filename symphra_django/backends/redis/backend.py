@@ -34,7 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 from symphra_django.backends.base import QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.failed_store import FailedPage, FailedQuery, find_failed_by_listing, scan_failed
 from symphra_django.backends.redis.client import ReconnectingClient
-from symphra_django.backends.redis.connection import parse_url, url_from_cache
+from symphra_django.backends.redis.connection import missing_packages, parse_url, url_from_cache
 from symphra_django.backends.redis.keys import (
     MAX_COUNT,
     SCRIPT_BATCH,
@@ -45,7 +45,14 @@ from symphra_django.backends.redis.keys import (
 )
 from symphra_django.backends.redis.wakeup import WakeListener
 from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import QueueStats, TaskMessage, corrupt_message, delivery_limit, message_or_stand_in
+from symphra_django.messages import (
+    CORRUPT_NAME,
+    QueueStats,
+    TaskMessage,
+    corrupt_message,
+    delivery_limit,
+    message_or_stand_in,
+)
 from symphra_django.utils.identifiers import validate_identifier
 
 logger = logging.getLogger("symphra_django.backends.redis")
@@ -117,6 +124,10 @@ class RedisBackend(QueueBackend):
         )
         self._connection = ReconnectingClient(self.target, client_options, float(reconnect_timeout))
         self._wakeup = WakeListener(self._connection, key_pattern(self.key_prefix, "wake"))
+
+    @classmethod
+    def missing_packages(cls, options: dict[str, Any]) -> list[str]:
+        return missing_packages(options)
 
     def describe(self) -> str:
         return f"RedisBackend({self.alias}, {self.target.display})"
@@ -463,7 +474,7 @@ class RedisBackend(QueueBackend):
             if raw is None:
                 continue
             task = self._failed_task(name, task_id, raw)
-            if task.name == "<corrupt>":
+            if task.name == CORRUPT_NAME:
                 continue  # nothing runnable to put back
             task.scheduled_time, task.attempts = now, 0
             task.meta.pop("failed_at", None)

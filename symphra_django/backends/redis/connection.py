@@ -17,11 +17,13 @@ is what logs and errors show.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from symphra_django.exceptions import MissingPackage
 from symphra_django.utils.secrets import mask_url
 
 SINGLE, SENTINEL, CLUSTER = "single", "sentinel", "cluster"
@@ -30,15 +32,31 @@ _SSL_QUERY = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 
 
 def import_redis() -> Any:
-    """The ``redis`` package, or a clear error naming the extra to install."""
+    """The ``redis`` package, or MissingPackage naming the extra to install."""
     try:
         import redis
     except ImportError as exc:
-        raise ImproperlyConfigured(
-            "The Redis backend needs the 'redis' package: "
-            "pip install 'symphra-django[redis]'"
-        ) from exc
+        raise MissingPackage("redis", needed_by="The Redis backend", extra="redis") from exc
     return redis
+
+
+def missing_packages(options: dict[str, Any]) -> list[str]:
+    """The packages the Redis backend needs with ``options`` that are not
+    installed: ``redis``, and ``django-redis`` when the ``cache`` option names
+    a django-redis ``CACHES`` alias."""
+    from django.conf import settings
+
+    missing = []
+    if find_spec("redis") is None:
+        missing.append(str(MissingPackage("redis", needed_by="The Redis backend", extra="redis")))
+    cache = options.get("cache")
+    config = getattr(settings, "CACHES", {}).get(cache) if isinstance(cache, str) else None
+    if isinstance(config, dict) and str(config.get("BACKEND", "")).startswith("django_redis.") \
+            and find_spec("django_redis") is None:
+        missing.append(str(MissingPackage(
+            "django-redis", needed_by=f"The Redis backend's cache {cache!r} (a django-redis cache)", extra="redis",
+        )))
+    return missing
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django.backends import backends
+from symphra_django.backends.handler import unknown_alias
+from symphra_django.exceptions import BackendUnavailable
 from symphra_django.ops.moving import MoveError, QueueMove, move_tasks
 
 
@@ -31,16 +34,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         for alias in (options["source"], options["target"]):
             if alias not in backends:
-                raise CommandError(
-                    f"unknown backend alias {alias!r}; configured: {', '.join(backends.aliases())}"
-                )
+                raise CommandError(unknown_alias(alias, backends.aliases()))
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
-        source, target = backends[options["source"]], backends[options["target"]]
         try:
+            source, target = backends[options["source"]], backends[options["target"]]
             moves = move_tasks(source, target, options["queues"], batch_size=options["batch_size"],
                                dry_run=options["dry_run"], progress=self.report)
-        except MoveError as exc:
+        except (MoveError, BackendUnavailable, ImproperlyConfigured) as exc:
+            # A backend down, or a setup to fix (tables not migrated): one line.
             raise CommandError(str(exc)) from exc
         total = sum(m.pending for m in moves)
         verb = "would move" if options["dry_run"] else "moved"

@@ -9,10 +9,19 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from symphra_django import conf
+from symphra_django.backends.handler import unknown_alias
 from symphra_django.exceptions import BackendUnavailable
 from symphra_django.runtime.processes import RunOptions, configure_logging, run
 
+#: What -v means here: the level the symphra_django loggers log at.
 VERBOSITY_LEVELS = {0: logging.ERROR, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
+VERBOSITY_HELP = (
+    "What runscheduler logs (to stderr, unless settings.LOGGING routes the symphra_django loggers): "
+    "0 = errors only (tasks that failed for good, a backend that cannot be reached); "
+    "1 = also warnings (retries, reconnections) and the start and stop lines, with the counts of "
+    "tasks run, succeeded, failed and retried (the default); "
+    "2 or 3 = also debug lines (each periodic tick enqueued)."
+)
 
 
 class Command(BaseCommand):
@@ -20,6 +29,14 @@ class Command(BaseCommand):
         "Run symphra_django: the beat (enqueues periodic tasks on time) and the "
         "workers (run queued tasks). Stops gracefully on SIGTERM or Ctrl-C."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Django's -v help speaks of "output"; here -v sets what is logged.
+        for action in parser._actions:
+            if "--verbosity" in action.option_strings:
+                action.help = VERBOSITY_HELP
+        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--backend", default="default", metavar="ALIAS",
@@ -56,10 +73,7 @@ class Command(BaseCommand):
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         if options["backend"] not in aliases:
-            raise CommandError(
-                f"unknown backend alias {options['backend']!r}; configured aliases are "
-                f"{', '.join(map(repr, aliases))} (settings.SYMPHRA['BACKENDS'])"
-            )
+            raise CommandError(unknown_alias(options["backend"], aliases))
         run_options = RunOptions(
             backend=options["backend"],
             queues=options["queues"],

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from symphra_django.backends import backends
+from symphra_django.backends.handler import unknown_alias
 from symphra_django.messages import TaskMessage
 from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_for
 
@@ -89,7 +91,7 @@ class Command(BaseCommand):
             timeout = options["timeout"]
             statuses = all_statuses(timeout, options["aliases"] or None)
         except KeyError as exc:
-            raise CommandError(f"unknown backend alias {exc.args[0]!r}") from None
+            raise CommandError(unknown_alias(exc.args[0], backends.aliases())) from None
         failed = failed_tasks(statuses, options["failed"]) if options["failed"] > 0 else None
         if options["json"]:
             data: dict[str, Any] = {"backends": [s.to_dict() for s in statuses]}

@@ -23,7 +23,8 @@ pytest.importorskip("pika")
 def test_a_missing_pika_says_which_extra_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "symphra_django.backends.rabbitmq.backend", raising=False)
     monkeypatch.setitem(sys.modules, "pika", None)
-    with pytest.raises(ImproperlyConfigured, match=r"pip install symphra-django\[rabbitmq\]"):
+    with pytest.raises(ImproperlyConfigured, match=r"needs the 'pika' package, which is not installed: "
+                                                   r"pip install 'symphra-django\[rabbitmq\]'"):
         importlib.import_module("symphra_django.backends.rabbitmq.backend")
 
 
