@@ -26,8 +26,10 @@ def touch(name):
     Path(__file__).resolve().parent.parent.joinpath(name).write_text("ran")
 '''
 ENQUEUE = "from shop.tasks import touch; touch.enqueue('marker.txt')"
-MIGRATE_LINE = ("symphra_django's tables are not created in database 'default' (5 migration(s) not applied): "
-                "run `python manage.py migrate`.")
+#: Every migration of the app is unapplied in a project that never ran migrate.
+MIGRATIONS = len([p for p in (Path(__file__).resolve().parents[2] / "symphra_django" / "migrations").glob("0*.py")])
+MIGRATE_LINE = (f"symphra_django's tables are not created in database 'default' ({MIGRATIONS} migration(s) not "
+                "applied): run `python manage.py migrate`.")
 
 
 class NewProject:
