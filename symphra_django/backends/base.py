@@ -330,6 +330,8 @@ class _ConnectState:
 
     def __init__(self) -> None:
         self.connected = False
+        #: Whether the tables this backend needs were found migrated once.
+        self.tables_checked = False
         self.lock = threading.RLock()
         #: The thread inside ``connect`` (its own calls must not wait for it).
         self.owner: int | None = None
@@ -515,11 +517,16 @@ class QueueBackend:
             state.owner = threading.get_ident()
             try:
                 self.connect_sync()
-                try:
-                    self._require_tables()
-                except BaseException:
-                    state.connected = False  # usable once the tables are there: check again then
-                    raise
+                if not state.tables_checked:
+                    try:
+                        self._require_tables()
+                    except BaseException:
+                        state.connected = False  # usable once the tables are there: check again then
+                        raise
+                    # Once per instance: a backend that connects again (a
+                    # database backend does, per thread) must not pay the
+                    # migration queries on the hot path.
+                    state.tables_checked = True
             except Exception as exc:
                 state.failures += 1
                 if isinstance(exc, (BackendUnavailable, ImproperlyConfigured)):
