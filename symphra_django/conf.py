@@ -10,18 +10,26 @@ Every key has a default, so a project needs no ``SYMPHRA`` setting at all::
         ...
     }
 
-Values are read on each access (so ``override_settings`` works) and checked
-here; a bad one raises ``ImproperlyConfigured`` naming the key, the value and
-what would be valid.
+Values are checked here; a bad one raises ``ImproperlyConfigured`` naming the
+key, the value and what would be valid. A checked value is kept until Django
+sends ``setting_changed`` (``override_settings`` does), because enqueueing
+reads several keys per call; so are the values derived from them with
+:func:`settings_cached`. Assigning to ``settings.SYMPHRA`` by hand sends no
+signal: use ``override_settings`` or call :func:`clear_cache`.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_BACKENDS: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "database", "OPTIONS": {}},
@@ -92,8 +100,46 @@ def user_settings() -> dict[str, Any]:
     return value
 
 
+#: Checked values by key; only valid values are kept, so a bad one raises on
+#: every read until it is fixed.
+_checked: dict[str, Any] = {}
+_derived_caches: list[Callable[[], None]] = []
+
+
 def get(name: str) -> Any:
     """The value of ``SYMPHRA[name]``, or its default, checked."""
+    try:
+        return _checked[name]
+    except KeyError:
+        pass
+    value = _checked[name] = _read(name)
+    return value
+
+
+def settings_cached(func: F) -> F:
+    """Cache ``func``'s result per arguments until the settings change: for
+    values derived from settings that are read on every enqueue."""
+    cached = functools.lru_cache(maxsize=128)(func)
+    _derived_caches.append(cached.cache_clear)
+    return cached  # type: ignore[return-value]
+
+
+def clear_cache() -> None:
+    """Forget every checked and derived value: the next read sees the settings as they are."""
+    _checked.clear()
+    for clear in _derived_caches:
+        clear()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("SYMPHRA", "TIME_ZONE", "USE_TZ"):
+        clear_cache()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="symphra_django.conf.clear_cache")
+
+
+def _read(name: str) -> Any:
     if name not in DEFAULTS:
         raise KeyError(name)
     value = user_settings().get(name, DEFAULTS[name])

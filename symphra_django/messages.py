@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,7 +50,12 @@ PENDING_STATES = (READY, DELAYED, IN_FLIGHT)
 
 
 def new_task_id() -> str:
-    return uuid.uuid4().hex
+    """A random RFC 4122 version-4 UUID as 32 hex digits, like ``uuid4().hex``
+    but without building a ``UUID`` object (a third of the time, per enqueue)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 @dataclass
@@ -227,6 +232,17 @@ class TaskMessage:
             ) from None
         return cls.from_dict(data)
 
+    def detached(self) -> TaskMessage:
+        """A copy sharing nothing mutable with this message, as a server's
+        copy would: arguments and meta go through JSON (so a non-JSON value
+        raises ``TypeError`` here, as it would when a server-backed queue
+        stores it). Unlike :meth:`copy` it does not validate the fields: for a
+        store that keeps objects and validates what it delivers."""
+        clone = object.__new__(TaskMessage)
+        clone.__dict__.update(self.__dict__)
+        clone.args, clone.kwargs, clone.meta = _decoder.decode(_encode([self.args, self.kwargs, self.meta]))
+        return clone
+
     def copy(self, **changes: Any) -> TaskMessage:
         data = self.to_dict()
         data.update(changes)
@@ -254,6 +270,7 @@ _FIELD_TYPES: tuple[tuple[str, tuple[type, ...]], ...] = (
 
 
 _decoder = json.JSONDecoder()
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _field_problem(data: dict, key: str) -> str:

@@ -184,6 +184,10 @@ def sync_twin(stub: Callable[Concatenate[B, P], Awaitable[R]]) -> Callable[Conca
     derived.__name__ = op.sync_name
     derived.__qualname__ = stub.__qualname__.replace(op.name, op.sync_name)
     del derived.__wrapped__  # type: ignore[attr-defined]  # it is not a coroutine function
+    # update_wrapper copied the async side's marker too: without this the
+    # sync side would pass for guarded and skip its guard (no connected state
+    # kept, so every call went through ensure_connected's lock and connect).
+    derived.__dict__.pop("_symphra_guarded", None)
     derived.__signature__ = inspect.signature(stub)  # type: ignore[attr-defined]
     return _guarded(op, derived)
 

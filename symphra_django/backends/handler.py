@@ -45,6 +45,7 @@ def unknown_alias(alias: object, configured: Iterable[str], *, kind: str = "back
     return f"unknown {kind} {alias!r}; configured aliases are {names} ({setting})"
 
 
+@conf.settings_cached
 def default_queue(alias: str) -> str:
     """The queue a task on ``alias`` lands in when it names none: the alias's
     ``queue_name`` option (``"default"`` unless set). Read from the settings

@@ -10,7 +10,6 @@ import heapq
 import itertools
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +17,16 @@ from datetime import datetime
 from symphra_django.backends.base import Listeners, QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.deadlines import Deadlines
 from symphra_django.exceptions import CorruptPayload
-from symphra_django.messages import DELAYED, FAILED, IN_FLIGHT, READY, QueueStats, TaskMessage, corrupt_message
+from symphra_django.messages import (
+    DELAYED,
+    FAILED,
+    IN_FLIGHT,
+    READY,
+    QueueStats,
+    TaskMessage,
+    corrupt_message,
+    new_task_id,
+)
 
 
 @dataclass
@@ -113,7 +121,7 @@ class MemoryBackend(QueueBackend):
         priority: int | None = None,
     ) -> bool:
         self.prepare(task, scheduled_time, priority)
-        stored = task.copy()
+        stored = task.detached()
         with self._lock:
             q = self._queue(task.queue)
             if task.id in q.pending or task.id in q.in_flight:
@@ -154,7 +162,7 @@ class MemoryBackend(QueueBackend):
                 except CorruptPayload as exc:
                     unreadable.append((task, str(exc)))
                     continue
-                task.lease_token = delivered.lease_token = uuid.uuid4().hex
+                task.lease_token = delivered.lease_token = new_task_id()
                 task.lease_expires = delivered.lease_expires = now + lease
                 q.in_flight[task_id] = task
                 q.leases.set(task_id, task.lease_expires, task.lease_token)

@@ -169,8 +169,10 @@ class Task:
     def message(self, args: tuple | list, kwargs: dict[str, Any], options: EnqueueOptions) -> TaskMessage:
         """Build (and validate) the message for a call, without storing it."""
         check_json_arguments(self.name, args, kwargs)
-        queue = options.queue or self.queue
-        check_queue(queue, self.name)
+        own = self.queue
+        queue = options.queue or own
+        # A declared task's own queue is one of the known ones by definition.
+        check_queue(queue, self.name, own if registry.get(self.name) is self else None)
         priority = self.priority if options.priority is None else options.priority
         check_priority(priority, self.name)
         return TaskMessage(
@@ -201,6 +203,11 @@ class BoundTask:
 
 
 def check_json_arguments(name: str, args: tuple | list, kwargs: dict[str, Any]) -> None:
+    try:
+        _strict_json((args, kwargs))
+        return  # the common case: one pass over every argument
+    except (TypeError, ValueError, RecursionError):
+        pass  # find the argument to name, and a hint
     labelled = [(f"positional argument {i}", v) for i, v in enumerate(args)]
     labelled += [(f"argument {k!r}", v) for k, v in kwargs.items()]
     for label, value in labelled:
@@ -208,6 +215,9 @@ def check_json_arguments(name: str, args: tuple | list, kwargs: dict[str, Any]) 
         if problem is not None:
             reason, hint = problem
             raise EnqueueError(f"{label} of task {name!r} is not JSON-serialisable ({reason}); {hint}")
+
+
+_strict_json = json.JSONEncoder(allow_nan=False, check_circular=True).encode
 
 
 def json_problem(value: object) -> tuple[str, str] | None:
@@ -261,7 +271,11 @@ def known_queues(
     return set(conf.get("QUEUES")) | declared | {default_queue}
 
 
-def check_queue(queue: str, name: str) -> None:
+def check_queue(queue: str, name: str, own_queue: str | None = None) -> None:
+    """EnqueueError unless ``queue`` is known (see :func:`known_queues`).
+    ``own_queue``: the queue of the task being enqueued, when it is declared."""
+    if queue == own_queue or queue == DEFAULT_QUEUE or queue in conf.get("QUEUES"):
+        return  # known without scanning every declared task
     known = known_queues()
     if queue not in known:
         raise EnqueueError(

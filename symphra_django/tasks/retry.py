@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from symphra_django import conf
+
 # Where crash redeliveries are counted now; importable from here as before.
 from symphra_django.messages import CRASH_REDELIVERIES  # noqa: F401
 
@@ -129,10 +131,10 @@ class RetryPolicy:
         return max(self.wait_min, min(self.wait_max, base))
 
 
+@conf.settings_cached
 def default_policy() -> RetryPolicy:
+    """The policy of ``SYMPHRA["RETRY_POLICY"]`` for tasks that declare none."""
     from django.core.exceptions import ImproperlyConfigured
-
-    from symphra_django import conf
 
     try:
         return RetryPolicy.from_value(conf.get("RETRY_POLICY"), what="settings.SYMPHRA['RETRY_POLICY']")
