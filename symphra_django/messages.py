@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -160,35 +161,14 @@ class TaskMessage:
             raise CorruptPayload(f"payload is a {type(data).__name__}, not a JSON object")
         if data.get("v") != PAYLOAD_VERSION:
             raise CorruptPayload(f"unknown payload version {_brief(data.get('v'))}")
-        # Exact type checks: what json.loads produces, and bool is not an int here.
-        # This runs for every delivered task, so it stays one cheap loop.
-        for key, allowed in _FIELD_TYPES:
-            if type(data.get(key, _MISSING)) not in allowed:
-                raise CorruptPayload(_field_problem(data, key))
-        priority = data["priority"]
-        if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-            raise CorruptPayload(
-                f"payload field 'priority' is outside {MIN_PRIORITY}..{MAX_PRIORITY}"
-            )
-        # float() of a huge int raises OverflowError (reported as such);
-        # 1e999 parses as inf and NaN is accepted by json.loads.
-        scheduled_time = float(data["scheduled_time"])
-        enqueued_at = float(data["enqueued_at"])
-        if not math.isfinite(scheduled_time):
-            raise CorruptPayload("payload field 'scheduled_time' is not a finite number")
-        if not math.isfinite(enqueued_at):
-            raise CorruptPayload("payload field 'enqueued_at' is not a finite number")
-        if data["attempts"] < 0:
-            raise CorruptPayload("payload field 'attempts' is negative")
-        if data["max_attempts"] < 0:
-            raise CorruptPayload("payload field 'max_attempts' is negative")
+        scheduled_time, enqueued_at = _checked_fields(data)
         return cls(
             id=data["id"],
             name=data["name"],
             args=data["args"],
             kwargs=data["kwargs"],
             queue=data["queue"],
-            priority=priority,
+            priority=data["priority"],
             scheduled_time=scheduled_time,
             enqueued_at=enqueued_at,
             attempts=data["attempts"],
@@ -240,7 +220,26 @@ class TaskMessage:
         store that keeps objects and validates what it delivers."""
         clone = object.__new__(TaskMessage)
         clone.__dict__.update(self.__dict__)
-        clone.args, clone.kwargs, clone.meta = _decoder.decode(_encode([self.args, self.kwargs, self.meta]))
+        args, kwargs, meta = self.args, self.kwargs, self.meta
+        if type(args) is list and plain_values(args) and _flat_mapping(kwargs) and _flat_mapping(meta):
+            # Flat, the usual case: shallow copies share nothing mutable.
+            clone.args, clone.kwargs, clone.meta = list(args), dict(kwargs), dict(meta)
+        else:
+            clone.args, clone.kwargs, clone.meta = _decoder.decode(_encode([args, kwargs, meta]))
+        return clone
+
+    def checked_copy(self) -> TaskMessage:
+        """:meth:`detached`, after the checks :meth:`from_dict` makes of a
+        stored payload (``CorruptPayload`` if they fail): how a store that
+        keeps objects hands one out, without building a dict in between."""
+        try:
+            scheduled_time, enqueued_at = _checked_fields(self.__dict__)
+            clone = self.detached()
+        except CorruptPayload:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever was planted in the fields
+            raise CorruptPayload(_exception_reason(exc)) from None
+        clone.scheduled_time, clone.enqueued_at = scheduled_time, enqueued_at
         return clone
 
     def copy(self, **changes: Any) -> TaskMessage:
@@ -270,6 +269,24 @@ _FIELD_TYPES: tuple[tuple[str, tuple[type, ...]], ...] = (
 
 
 _decoder = json.JSONDecoder()
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _flat_mapping(value: Any) -> bool:
+    """A dict of str keys to plain values (see :func:`plain_values`)."""
+    return type(value) is dict and (
+        not value or (plain_values(value.values()) and all(type(key) is str for key in value))
+    )
+
+
+def plain_values(values: Iterable[Any]) -> bool:
+    """Whether every value is a JSON scalar that reads back as itself: a str,
+    int, bool, None or finite float (exact types, no subclasses)."""
+    for value in values:
+        kind = type(value)
+        if kind not in _PLAIN and not (kind is float and math.isfinite(value)):
+            return False
+    return True
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -277,6 +294,33 @@ def _field_problem(data: dict, key: str) -> str:
     if key not in data:
         return f"payload has no {key!r}"
     return f"payload field {key!r} has the wrong type ({type(data[key]).__name__})"
+
+def _checked_fields(data: dict[str, Any]) -> tuple[float, float]:
+    """CorruptPayload unless ``data`` (a decoded payload, or a message's own
+    ``__dict__``) holds valid message fields; its two times as floats."""
+    # Exact type checks: what json.loads produces, and bool is not an int here.
+    # This runs for every delivered task, so it stays one cheap loop.
+    for key, allowed in _FIELD_TYPES:
+        if type(data.get(key, _MISSING)) not in allowed:
+            raise CorruptPayload(_field_problem(data, key))
+    priority = data["priority"]
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise CorruptPayload(
+            f"payload field 'priority' is outside {MIN_PRIORITY}..{MAX_PRIORITY}"
+        )
+    # float() of a huge int raises OverflowError (reported as such);
+    # 1e999 parses as inf and NaN is accepted by json.loads.
+    scheduled_time = float(data["scheduled_time"])
+    enqueued_at = float(data["enqueued_at"])
+    if not math.isfinite(scheduled_time):
+        raise CorruptPayload("payload field 'scheduled_time' is not a finite number")
+    if not math.isfinite(enqueued_at):
+        raise CorruptPayload("payload field 'enqueued_at' is not a finite number")
+    if data["attempts"] < 0:
+        raise CorruptPayload("payload field 'attempts' is negative")
+    if data["max_attempts"] < 0:
+        raise CorruptPayload("payload field 'max_attempts' is negative")
+    return scheduled_time, enqueued_at
 
 
 def _bounded(text: str, limit: int = REASON_LENGTH) -> str:

@@ -12,12 +12,24 @@ from symphra_django.checks import check_settings
 
 
 def test_defaults_need_no_setting():
-    with override_settings():
-        from django.conf import settings
+    # Deleting a setting, and putting it back, sends no setting_changed.
+    try:
+        with override_settings():
+            from django.conf import settings
 
-        del settings.SYMPHRA
-        assert conf.get("BACKENDS") == {"default": {"BACKEND": "database", "OPTIONS": {}}}
-        assert conf.get("WORKERS") == 4
+            del settings.SYMPHRA
+            conf.clear_cache()
+            assert conf.get("BACKENDS") == {"default": {"BACKEND": "database", "OPTIONS": {}}}
+            assert conf.get("WORKERS") == 4
+    finally:
+        conf.clear_cache()
+
+
+def test_a_changed_setting_is_read_again():
+    assert conf.get("BATCH_SIZE") == 32
+    with override_settings(SYMPHRA={"BATCH_SIZE": 7}):
+        assert conf.get("BATCH_SIZE") == 7
+    assert conf.get("BATCH_SIZE") == 32
 
 
 @override_settings(SYMPHRA={"WORKRES": 4})

@@ -366,6 +366,11 @@ class QueueBackend:
     #: Whether ``add_listener`` events are set whenever work arrives, so that
     #: idle workers can sleep until woken instead of polling fast.
     wakes_workers: ClassVar[bool] = False
+    #: Whether the queue lives in the worker's own process (a crash loses it
+    #: whole, and an acknowledgement costs no round trip): workers then
+    #: acknowledge a batch's finished tasks together when the batch ends,
+    #: instead of handing each to the thread that groups acknowledgements.
+    acknowledges_in_process: ClassVar[bool] = False
     #: ``"app_label.ModelName"`` of a Django model holding this backend's
     #: tasks, one row each with a ``queue`` field: the admin links a queue's
     #: page to that model's change list.

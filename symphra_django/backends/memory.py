@@ -62,6 +62,7 @@ class MemoryBackend(QueueBackend):
 
     durable = False
     shared = False
+    acknowledges_in_process = True
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
@@ -158,7 +159,7 @@ class MemoryBackend(QueueBackend):
                     # The copy goes through the same validation as a stored
                     # payload: a message changed in place after enqueue (this
                     # queue holds objects) fails like a corrupt payload.
-                    delivered = task.copy()
+                    delivered = task.checked_copy()
                 except CorruptPayload as exc:
                     unreadable.append((task, str(exc)))
                     continue
@@ -188,13 +189,19 @@ class MemoryBackend(QueueBackend):
         return held
 
     def acknowledge_sync(self, task: TaskMessage) -> bool:
-        with self._lock:
-            q = self._queue(task.queue)
-            if self._held(q, task) is None:
-                return False
-            del q.in_flight[task.id]
-            q.leases.discard(task.id)
-            return True
+        return self.acknowledge_many_sync([task]) == 1
+
+    def acknowledge_many_sync(self, tasks: Iterable[TaskMessage]) -> int:
+        done = 0
+        with self._lock:  # once for the batch the acknowledger groups
+            for task in tasks:
+                q = self._queue(task.queue)
+                if self._held(q, task) is None:
+                    continue
+                del q.in_flight[task.id]
+                q.leases.discard(task.id)
+                done += 1
+        return done
 
     def reject_sync(
         self,

@@ -4,10 +4,12 @@ database connection hygiene around it (as Django does around a request)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Coroutine
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from symphra_django.exceptions import TaskTimeout
 from symphra_django.tasks.base import Task
@@ -23,10 +25,30 @@ def release_connections(keep: frozenset[str] = frozenset()) -> None:
     ``CONN_MAX_AGE = 0`` would reconnect for every claim. They are still
     closed when broken or left outside autocommit by a task.
     """
-    for conn in connections.all(initialized_only=True):
+    for conn in initialized_connections():
         if conn.alias in keep:
             conn.close_at = None
         conn.close_if_unusable_or_obsolete()
+
+
+def initialized_connections() -> list[BaseDatabaseWrapper]:
+    """``connections.all(initialized_only=True)``: the database connections
+    this thread has opened. That call costs several microseconds per alias
+    (asgiref's ``Local`` looks for a running event loop on each access),
+    paid after every task; in a thread with no event loop running, the
+    connections are the attributes of the plain thread-local behind it, and
+    are read from there. Anywhere else, or if asgiref's layout changes,
+    Django's own call answers."""
+    if asyncio._get_running_loop() is None:
+        try:
+            storage = object.__getattribute__(connections._connections, "_storage")
+            found = vars(storage)
+        except (AttributeError, TypeError):
+            pass
+        else:
+            if type(storage) is threading.local:
+                return [conn for conn in found.values() if isinstance(conn, BaseDatabaseWrapper)]
+    return connections.all(initialized_only=True)
 
 
 class Runner:

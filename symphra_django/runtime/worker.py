@@ -21,7 +21,6 @@ seen here was raised by task code.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
@@ -81,14 +80,17 @@ def unknown_task_error(name: str) -> str:
 
 def worker_id() -> str:
     """``host:pid`` of this process."""
-    return _worker_id(os.getpid())
+    if _worker_ids:
+        return _worker_ids[0]
+    # Once per process: gethostname() and getpid() are system calls, too
+    # costly to repeat per task (docs/performance.md).
+    _worker_ids.append(f"{socket.gethostname()}:{os.getpid()}")
+    return _worker_ids[0]
 
 
-@functools.lru_cache(maxsize=1)
-def _worker_id(pid: int) -> str:
-    # Once per process: gethostname() is a system call that releases the GIL,
-    # too costly to repeat per task (docs/performance.md).
-    return f"{socket.gethostname()}:{pid}"
+#: This process's worker id once known; a forked child forgets its parent's.
+_worker_ids: list[str] = []
+os.register_at_fork(after_in_child=_worker_ids.clear)
 
 
 class WorkerPool:
@@ -120,6 +122,7 @@ class WorkerPool:
         self._keeper: threading.Thread | None = None
         self._keeper_stop = threading.Event()
         self._acks = Acknowledger(self._acknowledge, self._forget)
+        self._ack_inline = backend.acknowledges_in_process
         self._held: dict[str, TaskMessage] = {}
         self._held_lock = threading.Lock()
         self._busy = 0
@@ -251,6 +254,7 @@ class WorkerPool:
     def _run_batch(self, batch: list[TaskMessage], runner: Runner) -> None:
         runner.new_batch()
         answered = 0
+        succeeded: list[TaskMessage] = []
         with self._busy_lock:
             self._busy += 1
         try:
@@ -261,12 +265,19 @@ class WorkerPool:
                     break
                 ok = self._execute(message, runner)
                 answered += 1
-                if ok:
+                if ok and self._ack_inline:
+                    succeeded.append(message)
+                elif ok:
                     # Held (its lease renewed) until acknowledged.
                     self._acks.add(message)
                 else:
                     self._forget([message])
         finally:
+            if succeeded:
+                # The queue lives in this process, so a crash loses it whole:
+                # nothing is at stake in acknowledging the batch together.
+                self._acknowledge(succeeded)
+                self._forget(succeeded)
             # Only if something went wrong: stop renewing what was not
             # answered, so that its lease expires and it is redone.
             self._forget(batch[answered:])

@@ -28,7 +28,14 @@ from django.utils import timezone as dj_timezone
 
 from symphra_django import conf
 from symphra_django.exceptions import EnqueueError, TaskDeclarationError
-from symphra_django.messages import DEFAULT_QUEUE, MAX_PRIORITY, MIN_PRIORITY, TaskMessage, new_task_id
+from symphra_django.messages import (
+    DEFAULT_QUEUE,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    TaskMessage,
+    new_task_id,
+    plain_values,
+)
 from symphra_django.tasks.registry import TaskRegistry, registry
 from symphra_django.tasks.retry import RetryPolicy, default_policy
 from symphra_django.tasks.schedules import Schedule, Window
@@ -47,6 +54,10 @@ class EnqueueOptions:
     priority: int | None = None
     queue: str | None = None
     task_id: str | None = None
+
+
+#: The options of an enqueue that passes none (frozen, so shared).
+NO_OPTIONS = EnqueueOptions()
 
 
 @dataclass
@@ -163,6 +174,8 @@ class Task:
         return await sync_to_async(self.enqueue)(*args, **kwargs)
 
     def _split_options(self, kwargs: dict[str, Any]) -> tuple[EnqueueOptions, dict[str, Any]]:
+        if not kwargs:
+            return NO_OPTIONS, kwargs
         picked = {k: kwargs.pop(k) for k in ENQUEUE_OPTIONS if k in kwargs and k not in self._params}
         return EnqueueOptions(**picked), kwargs
 
@@ -203,6 +216,8 @@ class BoundTask:
 
 
 def check_json_arguments(name: str, args: tuple | list, kwargs: dict[str, Any]) -> None:
+    if plain_values(args) and plain_values(kwargs.values()):
+        return  # scalars only (keyword names are str): nothing to encode
     try:
         _strict_json((args, kwargs))
         return  # the common case: one pass over every argument

@@ -139,3 +139,29 @@ def test_a_failed_connection_is_backend_unavailable_and_the_next_use_tries_again
     with pytest.raises(BackendUnavailable):
         backend.dequeue_sync()
     assert backend.attempts == 2
+
+
+class CountingMemory(MemoryBackend):
+    """A backend with no connect() of its own, counting connection attempts."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.attempts = 0
+
+    def ensure_connected(self) -> None:
+        self.attempts += 1
+        super().ensure_connected()
+
+
+def test_a_backend_without_a_connect_of_its_own_connects_once_and_stays_connected():
+    backend = CountingMemory(alias="counting")
+    assert not backend.connected
+    for _ in range(5):
+        backend.enqueue_sync(TaskMessage(name="t"))
+    backend.dequeue_sync(5)
+    assert backend.connected
+    assert backend.attempts == 1
+    backend.disconnect_sync()
+    assert not backend.connected
+    backend.get_queue_size_sync()
+    assert backend.connected and backend.attempts == 2

@@ -16,7 +16,10 @@ from tests.support.waiting import wait_until
 
 class SpyBackend(MemoryBackend):
     """A memory backend that records every acknowledgement call and can hold
-    them back until ``acks_open`` is set."""
+    them back until ``acks_open`` is set. It acknowledges like a remote
+    backend (through the grouping thread), which is what these tests are about."""
+
+    acknowledges_in_process = False
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
@@ -155,3 +158,23 @@ def test_after_closing_a_late_success_is_acknowledged_at_once():
     assert acks.close(10) is True
     acks.add(TaskMessage(name="t", id="late"))
     assert calls == [["late"]]
+
+
+def test_an_in_process_backend_is_acknowledged_by_the_worker_at_the_end_of_each_batch(clock):
+    backend = MemoryBackend(clock=clock)
+    assert backend.acknowledges_in_process
+    registry = TaskRegistry()
+    task = declare(lambda: None, target=registry, name="tests.quick")
+    messages = [task.message((), {}, _options()) for _ in range(3)]
+    assert backend.enqueue_many_sync(messages) == 3
+    pool = WorkerPool(backend, ["default"], concurrency=1, poll_interval=0.01, registry=registry)
+    # The grouping thread would hold them for an hour: none goes through it.
+    pool._acks.delay = 3600
+    pool.start()
+    try:
+        wait_until(lambda: backend.get_stats_sync().in_flight == 0 and backend.get_queue_size_sync() == 0,
+                   timeout=10, message="the tasks to be acknowledged")
+        assert pool._acks.holding() == set()
+        assert pool._held_messages() == []
+    finally:
+        assert pool.stop(10) is True

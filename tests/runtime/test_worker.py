@@ -237,3 +237,28 @@ def sample_options():
     from symphra_django.tasks.base import EnqueueOptions
 
     return EnqueueOptions()
+
+
+@pytest.mark.django_db
+def test_the_connections_checked_after_each_task_are_those_django_knows_the_thread_opened():
+    from django.db import connections
+
+    from symphra_django.runtime.runner import initialized_connections
+
+    def same() -> bool:
+        return initialized_connections() == connections.all(initialized_only=True)
+
+    connections["default"].ensure_connection()
+    assert initialized_connections() and same()
+    seen: list[bool] = []
+
+    def other_thread() -> None:
+        seen.append(same() and initialized_connections() == [])
+        connections["default"].ensure_connection()
+        seen.append(same() and len(initialized_connections()) == 1)
+        connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen == [True, True]
