@@ -134,7 +134,7 @@ class TaskSignal(Signal):
                     async_to_sync(receiver)(signal=self, sender=sender, **named)
                 except BaseException as exc:  # noqa: BLE001
                     self._receiver_failed(receiver, exc)
-        except BaseException:  # noqa: BLE001 - even a broken receiver list stays here
+        except BaseException:  # even a broken receiver list stays here
             logger.error("could not send %s", self.name, exc_info=True)
 
     def _receiver_failed(self, receiver: Any, exc: BaseException) -> None:

@@ -22,8 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from symphra_django import conf
-from symphra_django.prometheus import MISSING, available, serving_registry
+from symphra_django import conf, prometheus
 
 __all__ = ["metrics"]
 
@@ -49,8 +48,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not client_allowed(request):
         return HttpResponse("Forbidden: not in SYMPHRA['PROMETHEUS']['ALLOWED_NETWORKS']\n", status=403,
                             content_type="text/plain")
-    if not available():
-        return HttpResponse(MISSING + "\n", status=503, content_type="text/plain")
+    if not prometheus.available():
+        return HttpResponse(prometheus.MISSING + "\n", status=503, content_type="text/plain")
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    return HttpResponse(generate_latest(serving_registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(prometheus.serving_registry()), content_type=CONTENT_TYPE_LATEST)
