@@ -240,3 +240,17 @@ def test_a_port_in_use_is_one_clear_error():
         with pytest.raises(ValueError, match=f"cannot listen on 127.0.0.1:{port}"):
             start_metrics(RunOptions(metrics_port=port, metrics_address="127.0.0.1"))
     counters.disconnect()
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_endpoint_serves(memory, counting):
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).parents[2] / "docs/grafana/symphra-dashboard.json").read_text())
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\bsymphra_\w+", target["expr"])}
+    response = metrics(RequestFactory().get("/metrics"))
+    served = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    bases = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in used}
+    assert used and bases <= served, bases - served
