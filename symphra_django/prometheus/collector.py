@@ -10,6 +10,7 @@ other program stored) are summed under ``queue="other"``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,14 +100,28 @@ def queue_counts(status: BackendStatus) -> dict[str, tuple[dict[str, float], flo
 
 
 def worker_count(backend: QueueBackend) -> int | None:
-    """Live workers of a backend that registers its workers: the hook is a
-    ``list_workers_sync()`` method returning the live ones. None where the
-    backend keeps no registry (the metric is then left out for it)."""
-    lister = getattr(backend, "list_workers_sync", None)
-    if not callable(lister):
-        return None
+    """Live worker processes of a backend, or None where it keeps no
+    registry of its workers (the metric is then left out for it).
+
+    Read from the backend's own ``list_workers_sync()`` if it has one (a
+    custom backend's hook), else from the worker registry
+    (``symphra_django.backends.workers.list_workers``) where this version
+    has one: the workers heard from within ``SYMPHRA["WORKER_TIMEOUT"]``.
+    """
     try:
-        return len(lister())
+        lister = getattr(backend, "list_workers_sync", None)
+        if callable(lister):
+            return len(lister())
+        try:
+            from symphra_django.backends.workers import list_workers
+        except ImportError:
+            return None
+        listing = list_workers(backend)
+        if not listing.reported:
+            return None
+        from symphra_django import conf
+
+        return len(listing.alive(time.time(), conf.get("WORKER_TIMEOUT")))
     except Exception:  # noqa: BLE001 - NotSupported, or an error: a scrape shows what it can
         return None
 
