@@ -33,3 +33,20 @@ class SymphraConfig(AppConfig):
         autodiscover_modules("tasks")
         # Django's tasks framework (Django 6+): the runners of our TASKS queues.
         django_tasks_ready()
+        start_prometheus()
+
+
+def start_prometheus() -> None:
+    """Count task events for Prometheus when ``SYMPHRA["PROMETHEUS"]`` asks
+    for it and the library is there (the system check symphra_django.E009
+    reports it missing, E001 a bad value)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from symphra_django import prometheus
+
+    try:
+        wanted = prometheus.enabled_in_settings()
+    except ImproperlyConfigured:
+        return
+    if wanted and prometheus.available():
+        prometheus.enable()

@@ -41,6 +41,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             hint="Rename one alias to 'default' or add one.",
             id="symphra_django.E003",
         ))
+    errors.extend(_check_prometheus())
     errors.extend(_check_task_backends())
     errors.extend(_check_queue_names())
     errors.extend(_check_task_modules())
@@ -75,6 +76,19 @@ def check_migrations(app_configs: Any = None, databases: Any = None, **kwargs: A
                 id="symphra_django.W002",
             ))
     return warnings
+
+
+def _check_prometheus() -> list[CheckMessage]:
+    """Metrics asked for in the settings need the prometheus extra."""
+    from symphra_django import prometheus
+
+    if not prometheus.enabled_in_settings() or prometheus.available():
+        return []
+    return [Error(
+        "settings.SYMPHRA['PROMETHEUS'] is set, but the prometheus_client package is not installed.",
+        hint='pip install "symphra-django[prometheus]" (or prometheus_client), or remove the setting.',
+        id="symphra_django.E009",
+    )]
 
 
 def _check_task_modules() -> list[CheckMessage]:

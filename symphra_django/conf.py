@@ -63,6 +63,19 @@ DEFAULTS: dict[str, Any] = {
     "HISTORY_RETENTION": 7 * 24 * 3600,
     # Attempts to reach a backend at start before giving up.
     "CONNECT_RETRIES": 5,
+    # Prometheus metrics (needs the prometheus extra): False, True, or a dict
+    # of PROMETHEUS_OPTIONS (docs/observability.md).
+    "PROMETHEUS": False,
+}
+
+#: Keys of ``SYMPHRA["PROMETHEUS"]`` when it is a dict, and their defaults.
+PROMETHEUS_OPTIONS: dict[str, Any] = {
+    # Count task events in this process (enqueued, started, ...).
+    "ENABLED": True,
+    # Client addresses or networks the metrics view answers; None: any client.
+    "ALLOWED_NETWORKS": None,
+    # Seconds a scrape waits for the backends' queue counts, all together.
+    "SCRAPE_TIMEOUT": 2.0,
 }
 
 #: Numeric settings: the accepted types and the smallest valid value.
@@ -164,6 +177,8 @@ def _read(name: str) -> Any:
                 f"settings.SYMPHRA['QUEUES'] is {value!r}; it must be a list of "
                 "queue names."
             )
+    elif name == "PROMETHEUS":
+        value = _prometheus_options(value)
     elif name == "BACKENDS":
         if not isinstance(value, dict) or not value:
             raise ImproperlyConfigured(
@@ -171,6 +186,47 @@ def _read(name: str) -> Any:
                 "dict of aliases, e.g. {'default': {'BACKEND': 'database'}}."
             )
     return value
+
+
+def _prometheus_options(value: Any) -> dict[str, Any]:
+    """``SYMPHRA["PROMETHEUS"]`` as a full dict of options, checked."""
+    if isinstance(value, bool):
+        return {**PROMETHEUS_OPTIONS, "ENABLED": value}
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(
+            f"settings.SYMPHRA['PROMETHEUS'] is {value!r}; it must be True, False or a dict "
+            f"with the keys {', '.join(PROMETHEUS_OPTIONS)}."
+        )
+    unknown = sorted(set(value) - set(PROMETHEUS_OPTIONS), key=repr)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"settings.SYMPHRA['PROMETHEUS'] has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"valid keys are {', '.join(PROMETHEUS_OPTIONS)}."
+        )
+    options = {**PROMETHEUS_OPTIONS, **value}
+    if not isinstance(options["ENABLED"], bool):
+        raise ImproperlyConfigured(
+            f"settings.SYMPHRA['PROMETHEUS']['ENABLED'] is {options['ENABLED']!r}; it must be True or False."
+        )
+    timeout = options["SCRAPE_TIMEOUT"]
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ImproperlyConfigured(
+            f"settings.SYMPHRA['PROMETHEUS']['SCRAPE_TIMEOUT'] is {timeout!r}; it must be a number of seconds > 0."
+        )
+    networks = options["ALLOWED_NETWORKS"]
+    if networks is not None:
+        import ipaddress
+
+        try:
+            if isinstance(networks, str) or not isinstance(networks, (list, tuple)):
+                raise ValueError("not a list")
+            options["ALLOWED_NETWORKS"] = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(
+                f"settings.SYMPHRA['PROMETHEUS']['ALLOWED_NETWORKS'] is {networks!r}; it must be None or a "
+                f"list of addresses or networks such as ['127.0.0.1', '10.0.0.0/8'] ({exc})."
+            ) from None
+    return options
 
 
 def time_zone_name() -> str:

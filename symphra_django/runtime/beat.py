@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from symphra_django.backends.base import QueueBackend
 from symphra_django.messages import PENDING_STATES, TaskMessage, from_timestamp
 from symphra_django.runtime.ticks import Ledger
+from symphra_django.signals import task_enqueued
 from symphra_django.tasks.base import Task
 from symphra_django.tasks.registry import TaskRegistry
 from symphra_django.tasks.schedules import Schedule, Window
@@ -189,11 +190,14 @@ class Beat:
             meta={"schedule": entry.key, "tick": tick},
         )
         try:
-            backend.enqueue_sync(message)
+            message.created = backend.enqueue_sync(message)
         except Exception:
             self.ledger.unclaim(entry.key, tick, last)
             raise
         self.enqueued += 1
+        if task_enqueued.receivers:
+            task_enqueued.emit(backend, message, entry.task, created=message.created,
+                               scheduled_time=message.scheduled_time)
         if self.on_enqueued is not None:
             self.on_enqueued(message)
         upcoming = entry.schedule.next_after(tick)

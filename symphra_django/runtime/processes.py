@@ -35,6 +35,10 @@ class RunOptions:
     shutdown_timeout: float | None = None
     log_level: int | None = None
     child: bool = False
+    #: Serve Prometheus metrics on this port (the main process), and count
+    #: task events in every process.
+    metrics_port: int | None = None
+    metrics_address: str = "0.0.0.0"
 
 
 def configure_logging(level: int | None) -> None:
@@ -88,6 +92,7 @@ def run(options: RunOptions) -> None:
         # Before any child starts: a backend that stays down, or tables not
         # migrated, is then one error from this process, not one per child.
         scheduler.connect()
+    server = start_metrics(options)
     children = [] if options.child or not options.work else _start_children(options)
     try:
         if options.burst:
@@ -103,12 +108,59 @@ def run(options: RunOptions) -> None:
             child.join()
             if child.exitcode not in (0, None):
                 logger.warning("worker process %s exited with code %s", child.pid, child.exitcode)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     stats = scheduler.metrics.totals()
     # "failed" is what this process put in the failed store, as taskstatus
     # counts it: tasks that could not run at all included.
     unrunnable = f" ({stats.unrunnable} without running: unknown task or unreadable payload)" if stats.unrunnable else ""
     logger.info("runscheduler %s process %d stopped: %d run(s), %d succeeded, %d failed%s, %d retried",
                 role, os.getpid(), stats.runs, stats.successes, stats.failures, unrunnable, stats.retries)
+
+
+def metrics_problem(options: RunOptions) -> str | None:
+    """Why ``--metrics-port`` cannot work with these options, or None."""
+    from symphra_django import prometheus
+
+    if options.metrics_port is None:
+        return None
+    if not 1 <= options.metrics_port <= 65535:
+        return f"--metrics-port must be a port number from 1 to 65535, got {options.metrics_port}"
+    if not prometheus.available():
+        return f"--metrics-port: {prometheus.MISSING}"
+    if options.processes > 1 and options.work and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return (
+            "--metrics-port with --processes above 1 needs prometheus_client's multi-process mode: set "
+            "the environment variable PROMETHEUS_MULTIPROC_DIR to an empty directory writable by this "
+            "user before starting runscheduler (see docs/observability.md)"
+        )
+    return None
+
+
+def start_metrics(options: RunOptions) -> Any:
+    """Count task events in this process and, in the main process, serve
+    them with the queue state on ``metrics_port``; the server, or None."""
+    if options.metrics_port is None:
+        return None
+    from symphra_django import prometheus
+
+    problem = metrics_problem(options)
+    if problem is not None:
+        raise ValueError(problem)
+    prometheus.enable()
+    if options.child:
+        return None
+    from prometheus_client import start_http_server
+
+    try:
+        server, _ = start_http_server(options.metrics_port, options.metrics_address,
+                                      registry=prometheus.serving_registry())
+    except OSError as exc:
+        raise ValueError(f"--metrics-port: cannot listen on {options.metrics_address}:{options.metrics_port}: "
+                         f"{exc.strerror or exc}") from None
+    logger.info("serving Prometheus metrics on http://%s:%d/metrics", options.metrics_address, options.metrics_port)
+    return server
 
 
 def _start_children(options: RunOptions) -> list[Any]:

@@ -36,6 +36,8 @@ from symphra_django.runtime.acknowledger import Acknowledger
 from symphra_django.runtime.doorbell import Doorbell
 from symphra_django.runtime.metrics import Metrics
 from symphra_django.runtime.runner import Runner
+from symphra_django.signals import task_failed, task_lease_lost, task_retried, task_started, task_succeeded
+from symphra_django.tasks.base import Task
 from symphra_django.tasks.context import reset_current, set_current
 from symphra_django.tasks.registry import TaskRegistry
 from symphra_django.tasks.registry import registry as default_registry
@@ -76,6 +78,19 @@ def unknown_task_error(name: str) -> str:
         f"unknown task {shorten_name(repr(name))}: not declared in this worker, which knows the tasks "
         "in the tasks.py of each app in INSTALLED_APPS (is the app that declares it there?)"
     )
+
+
+def log_fields(message: TaskMessage, duration: float | None = None) -> dict[str, Any]:
+    """The ``extra`` fields of a task's log lines: ``task_id``, ``task_name``,
+    ``queue``, ``attempt`` (deliveries so far, from 1) and ``duration``
+    (seconds, None before or without a run), bounded in size."""
+    return {
+        "task_id": shorten_name(message.id),
+        "task_name": shorten_name(message.name),
+        "queue": shorten_name(message.queue),
+        "attempt": message.attempts,
+        "duration": duration,
+    }
 
 
 def worker_id() -> str:
@@ -288,13 +303,24 @@ class WorkerPool:
         self._call(self.backend.acknowledge_many_sync, messages)
 
     def _execute(self, message: TaskMessage, runner: Runner) -> bool:
-        """Run one message; True if it succeeded (to be acknowledged)."""
+        """Run one message; True if it succeeded (to be acknowledged).
+
+        The one place a run is reported: the in-process counters
+        (``metrics``), the signals of :mod:`symphra_django.signals` (which
+        feed the Prometheus metrics) and the log lines, whose ``extra``
+        fields (see :func:`log_fields`) JSON formatters pick up.
+        """
         task = self.registry.get(message.name)
         if task is None:
-            self._fail(message, unknown_task_error(message.name), None)
+            self._fail(message, None, unknown_task_error(message.name), None)
             self.metrics.record_unrunnable(message.name)
             return False
         started = time.time()
+        if task_started.receivers:
+            task_started.emit(self.backend, message, task, lateness=max(0.0, started - message.scheduled_time))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("task %s (%s) started, attempt %s", shorten_name(message.name), shorten_name(message.id),
+                         message.attempts_display, extra=log_fields(message))
         message.meta.setdefault("worker", worker_id())
         token = set_current(message)
         try:
@@ -313,11 +339,14 @@ class WorkerPool:
                 delay = policy.delay(message.attempts)
                 logger.warning("task %s (%s) failed on attempt %s, retrying in %.1fs: %s",
                                shorten_name(message.name), shorten_name(message.id),
-                               message.attempts_display, delay, error)
+                               message.attempts_display, delay, error, extra=log_fields(message, duration))
                 self._call(self.backend.reject_sync, message, True, delay=delay, error=error, traceback=trace)
                 self.metrics.record(message.name, ok=False, duration=duration, retried=True)
+                if task_retried.receivers:
+                    task_retried.emit(self.backend, message, task, duration=duration, exception=exc, error=error,
+                                      delay=delay)
             else:
-                self._fail(message, error, trace, ran=True)
+                self._fail(message, task, error, trace, exc=exc, duration=duration)
                 self.metrics.record(message.name, ok=False, duration=duration)
             self._finished(message, False, error, duration)
             return False
@@ -325,13 +354,34 @@ class WorkerPool:
             reset_current(token)
         duration = time.time() - started
         self.metrics.record(message.name, ok=True, duration=duration)
+        if task_succeeded.receivers:
+            task_succeeded.emit(self.backend, message, task, duration=duration)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("task %s (%s) succeeded in %.3fs", shorten_name(message.name), shorten_name(message.id),
+                         duration, extra=log_fields(message, duration))
         self._finished(message, True, None, duration)
         return True
 
-    def _fail(self, message: TaskMessage, error: str, trace: str | None, ran: bool = False) -> None:
+    def _fail(
+        self,
+        message: TaskMessage,
+        task: Task | None,
+        error: str,
+        trace: str | None,
+        *,
+        exc: BaseException | None = None,
+        duration: float | None = None,
+    ) -> None:
+        """Send a message to the failed store: it failed for good after a
+        run (``duration`` given), or could not run at all."""
+        ran = duration is not None
         logger.error("task %s (%s) failed%s: %s", shorten_name(message.name), shorten_name(message.id),
-                     f" on attempt {message.attempts_display}" if ran else "", error)
+                     f" on attempt {message.attempts_display}" if ran else "", error,
+                     extra=log_fields(message, duration))
         self._call(self.backend.reject_sync, message, False, error=error, traceback=trace)
+        if task_failed.receivers:
+            task_failed.emit(self.backend, message, task, duration=duration, exception=exc, error=error,
+                             traceback=trace, ran=ran)
 
     def _finished(self, message: TaskMessage, ok: bool, error: str | None, duration: float) -> None:
         if self.on_finished is not None:
@@ -404,6 +454,9 @@ class WorkerPool:
             self._forget(lost)
             logger.warning("lost the lease of %d task(s) (%s): they may run twice",
                            len(lost), _some_ids(lost))
+            if task_lease_lost.receivers:
+                for message in lost:
+                    task_lease_lost.emit(self.backend, message, self.registry.get(message.name))
         if errors:
             logger.warning("could not extend the lease of %d task(s) (%s); will try again",
                            len(errors), _some_ids(errors), exc_info=first_error)

@@ -36,6 +36,7 @@ from symphra_django.messages import (
     new_task_id,
     plain_values,
 )
+from symphra_django.signals import task_enqueued
 from symphra_django.tasks.registry import TaskRegistry, registry
 from symphra_django.tasks.retry import RetryPolicy, default_policy
 from symphra_django.tasks.schedules import Schedule, Window
@@ -166,7 +167,10 @@ class Task:
                 "to INSTALLED_APPS (runscheduler imports the tasks.py of every installed app).",
                 self.name, self.module,
             )
-        message.created = backends[self.backend].enqueue_sync(message)
+        backend = backends[self.backend]
+        message.created = backend.enqueue_sync(message)
+        if task_enqueued.receivers:
+            task_enqueued.emit(backend, message, self, created=message.created, scheduled_time=message.scheduled_time)
         return message
 
     async def aenqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:

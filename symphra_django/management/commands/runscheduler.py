@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from symphra_django import conf
 from symphra_django.backends.handler import unknown_alias
 from symphra_django.exceptions import BackendUnavailable
-from symphra_django.runtime.processes import RunOptions, configure_logging, run
+from symphra_django.runtime.processes import RunOptions, configure_logging, metrics_problem, run
 
 #: What -v means here: the level the symphra_django loggers log at.
 VERBOSITY_LEVELS = {0: logging.ERROR, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
@@ -54,6 +54,12 @@ class Command(BaseCommand):
         role.add_argument("--beat-only", action="store_true", help="Enqueue periodic tasks only; run no workers.")
         parser.add_argument("--burst", action="store_true",
                             help="Run what is due, then exit 0 once the queues hold nothing due.")
+        parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                            help="Serve Prometheus metrics (task events of these processes, queue state of "
+                                 "every backend) on http://ADDRESS:PORT/metrics; needs the prometheus extra. "
+                                 "With --processes above 1, set PROMETHEUS_MULTIPROC_DIR.")
+        parser.add_argument("--metrics-address", default="0.0.0.0", metavar="ADDRESS",
+                            help="Address the metrics server listens on (default: %(default)s, every interface).")
         parser.add_argument("--shutdown-timeout", type=float, metavar="SECONDS",
                             help="Seconds to let running tasks finish after SIGTERM (default: "
                                  "SYMPHRA['SHUTDOWN_TIMEOUT']).")
@@ -85,7 +91,12 @@ class Command(BaseCommand):
             burst=options["burst"],
             shutdown_timeout=options["shutdown_timeout"],
             log_level=log_level,
+            metrics_port=options["metrics_port"],
+            metrics_address=options["metrics_address"],
         )
+        problem = metrics_problem(run_options)
+        if problem is not None:
+            raise CommandError(problem)
         try:
             run(run_options)
         except (BackendUnavailable, ImproperlyConfigured, ValueError) as exc:
