@@ -55,6 +55,12 @@ DEFAULTS: dict[str, Any] = {
     "HISTORY_RETENTION": 7 * 24 * 3600,
     # Attempts to reach a backend at start before giving up.
     "CONNECT_RETRIES": 5,
+    # Seconds between two saves of a runscheduler process's record in the worker registry.
+    "HEARTBEAT_INTERVAL": 5.0,
+    # A process not heard from for this many seconds is shown as gone (and not counted alive).
+    "WORKER_TIMEOUT": 30.0,
+    # The health probes report a queue whose oldest due task waits longer than this (seconds).
+    "MAX_DUE_AGE": 300.0,
 }
 
 #: Numeric settings: the accepted types and the smallest valid value.
@@ -67,6 +73,9 @@ _NUMBERS: dict[str, tuple[type[int] | tuple[type[int], type[float]], float]] = {
     "SHUTDOWN_TIMEOUT": ((int, float), 0),
     "MISFIRE_GRACE_TIME": ((int, float), 0),
     "CONNECT_RETRIES": (int, 0),
+    "HEARTBEAT_INTERVAL": ((int, float), 0.01),
+    "WORKER_TIMEOUT": ((int, float), 0.05),
+    "MAX_DUE_AGE": ((int, float), 0),
 }
 
 
