@@ -129,6 +129,7 @@ class TestTaskstatusCheck:
         assert check()[0] == 0
         code, out = check("--max-due-age", "60")
         assert code == health.EXIT_BACKLOG == 4
+        assert "FAIL default/default: oldest due task waits 12" in out
 
     @override_settings(SYMPHRA=WITH_A_DOWN_BACKEND)
     def test_exit_1_for_an_unreachable_backend_wins_over_the_others(self):
