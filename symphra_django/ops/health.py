@@ -17,18 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symphra_django import conf
-from symphra_django.backends import QueueBackend, backends
+from symphra_django.backends import QueueBackend
 from symphra_django.backends.workers import WorkerListing, WorkerRecord, list_workers
-from symphra_django.ops.status import (
-    CONNECT_TIMEOUT,
-    BackendStatus,
-    Progress,
-    TimedOut,
-    gather_per_alias,
-    gather_status,
-    new_status,
-    problem_text,
-)
+from symphra_django.ops.status import BackendStatus, Progress, gather_status, per_alias, problem_text
 from symphra_django.tasks.base import known_queues
 
 #: Exit codes of ``taskstatus --check``, in the order they win when several
@@ -177,39 +168,22 @@ def check(
     configured), within ``timeout`` seconds overall (default
     ``ops.status.CONNECT_TIMEOUT``). ``counts=False, workers=False`` only
     asks whether each backend answers (the readiness probe)."""
-    configured = backends.aliases()
-    wanted = configured if aliases is None else list(dict.fromkeys(aliases))
-    for alias in wanted:
-        if alias not in configured:
-            raise KeyError(alias)
-    built = {alias: new_status(alias) for alias in wanted}
 
-    def work(alias: str, progress: Progress) -> AliasHealth:
-        backend, status = built[alias]
-        if backend is None:
-            return AliasHealth(status)
+    def gather(backend: QueueBackend, status: BackendStatus, progress: Progress) -> AliasHealth:
         return gather_alias(backend, status, progress, counts=counts, workers=workers)
 
-    gathered = gather_per_alias(work, [a for a, (b, _) in built.items() if b is not None],
-                                CONNECT_TIMEOUT if timeout is None else timeout, name="symphra-health")
+    gathered = per_alias(gather, aliases, timeout, name="symphra-health")
     timeout_setting = conf.get("WORKER_TIMEOUT")
     now = time.time() if now is None else now
     report = HealthReport([], conf.get("MAX_DUE_AGE") if max_due_age is None else max_due_age,
                           timeout_setting, now)
-    for alias in wanted:
-        outcome = gathered.get(alias)
-        if outcome is None:
-            outcome = AliasHealth(built[alias][1])
-        elif isinstance(outcome, (TimedOut, Exception)):
-            _, status = new_status(alias)  # a fresh one: the abandoned thread may still write to its own
-            status.problem = str(outcome) if isinstance(outcome, TimedOut) else problem_text(outcome)
-            outcome = AliasHealth(status)
+    for backend, status, result in gathered:
+        outcome = AliasHealth(status) if result is None else result
+        alias = outcome.alias
         if outcome.reachable and (counts or workers):
-            backend = built[alias][0]
             assert backend is not None
-            names = [q.queue for q in outcome.status.queues] if counts else sorted(
-                known_queues(default_queue=backend.default_queue, backend=alias))
             configured_queues = known_queues(default_queue=backend.default_queue, backend=alias)
+            names = [q.queue for q in outcome.status.queues] if counts else sorted(configured_queues)
             live = (alive_per_queue(outcome.workers, names, now, timeout_setting)
                     if outcome.workers is not None and outcome.workers.reported else {})
             ages = {q.queue: q.oldest_due_age(now) for q in outcome.status.queues}
