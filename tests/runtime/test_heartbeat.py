@@ -158,3 +158,12 @@ def test_a_hostile_record_never_stops_the_listing(hostile):
     Heartbeat(backend, queues=["default"], threads=1, beat=False).start()
     states = {r.worker_id: r.unreadable is None for r in list_workers(backend).workers}
     assert states == {"bad:1": False, worker_id(): True}
+
+
+@pytest.mark.parametrize(("interval", "timeout", "warned"), [(5, 30, False), (5, 10, False), (5, 9, True)])
+def test_a_worker_timeout_under_two_heartbeats_is_warned_about(interval, timeout, warned):
+    from symphra_django.checks import check_settings
+
+    with override_settings(SYMPHRA={"HEARTBEAT_INTERVAL": interval, "WORKER_TIMEOUT": timeout}):
+        ids = [message.id for message in check_settings()]
+    assert ("symphra_django.W004" in ids) is warned
