@@ -10,7 +10,10 @@ backend" for it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+
+import pytest
 
 from symphra_django.backends.base import NotSupported, QueueBackend
 from symphra_django.backends.workers import ALIVE, GONE, RECORD_LIMIT, UNREADABLE, WorkerRecord, list_workers
@@ -25,8 +28,6 @@ LONG_TTL = 600.0
 
 def worker(worker_id: str, **fields: object) -> WorkerRecord:
     """A worker's record as ``runscheduler`` writes it, heard from now."""
-    import time
-
     values: dict[str, object] = {
         "host": "host-1", "pid": 4242, "version": "1.0", "backend": "contract", "queues": ["default"],
         "threads": 4, "started_at": time.time() - 60, "heartbeat_at": time.time(),
@@ -60,8 +61,6 @@ class WorkerRegistryRules(ContractHarness):
     def registry(self, backend: QueueBackend) -> QueueBackend:
         """``backend``, or a skip if it does not keep the worker registry."""
         if not backend.reports_workers:
-            import pytest
-
             pytest.skip(f"{type(backend).__name__} does not keep the worker registry")
         return backend
 
@@ -141,8 +140,6 @@ class WorkerRegistryRules(ContractHarness):
             try:
                 self.store_raw_worker(backend, worker_id, raw)
             except NotSupported as exc:
-                import pytest
-
                 pytest.skip(str(exc))
         listed = {w.worker_id: w for w in list_workers(backend).workers}
         assert listed["good:1"].state(good.heartbeat_at, timeout=30) == ALIVE
