@@ -18,7 +18,7 @@ import pytest
 from symphra_django.backends.base import NotSupported, QueueBackend
 from symphra_django.backends.workers import ALIVE, GONE, RECORD_LIMIT, UNREADABLE, WorkerRecord, list_workers
 from symphra_django.testing.harness import ContractHarness
-from symphra_django.testing.waiting import wait_until
+from symphra_django.testing.waiting import wait_for_time, wait_until
 
 OpenBackend = Callable[..., QueueBackend]
 
@@ -113,12 +113,18 @@ class WorkerRegistryRules(ContractHarness):
 
     def test_a_record_not_saved_again_within_its_ttl_is_dropped(self, backend: QueueBackend) -> None:
         self.registry(backend)
-        backend.save_worker_sync("dies:1", worker("dies:1").to_json(), self.short_lease)
+        # The long-lived record first: the short one must not cut its life short.
         backend.save_worker_sync("lives:2", worker("lives:2").to_json(), LONG_TTL)
+        saved = time.time()
+        backend.save_worker_sync("dies:1", worker("dies:1").to_json(), self.short_lease)
         assert backend.request_worker_stop_sync("dies:1") is True
         wait_until(lambda: [w.worker_id for w in list_workers(backend).workers] == ["lives:2"],
                    timeout=self.redelivery_timeout, message="the expired record to be dropped")
         assert backend.request_worker_stop_sync("dies:1") is False
+        # Storage that expires in whole seconds has had the time to: the
+        # long-lived record is still there.
+        wait_for_time(saved + self.short_lease + 1.5)
+        assert [w.worker_id for w in list_workers(backend).workers] == ["lives:2"]
 
     def test_a_corrupt_forged_or_huge_record_is_listed_as_unreadable_and_the_others_as_usual(
         self, backend: QueueBackend

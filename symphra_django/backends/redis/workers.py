@@ -8,16 +8,15 @@ collide; one hash tag, so the registry also works on Redis Cluster):
 ``{p:~workers}:stop``          hash    worker id → "1": asked to stop
 =============================  ======  ==========================================
 
-Each heartbeat is one pipeline (and a second one when it finds expired
-records to drop); the three keys expire with the last heartbeat's ``ttl``, so
-a namespace whose workers are all gone holds no registry keys at all. A
+Each heartbeat is one script call (:data:`SAVE_SCRIPT`); the three keys
+expire when the last live record does, so a namespace whose workers are all
+gone holds no registry keys at all. A
 record longer than :data:`~symphra_django.backends.workers.RECORD_LIMIT` is
 not fetched: its length is reported instead.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,6 +27,35 @@ T = TypeVar("T")
 
 #: Expired records one heartbeat drops (the next ones drop the rest).
 EXPIRED_PER_WRITE = 100
+
+#: One heartbeat, atomically: store the record and its expiry, read (or, for
+#: a fresh registration, clear) the stop flag, drop a bounded number of
+#: expired records, and keep the keys until the last live record expires
+#: (never shortening it for a worker saved with a shorter ttl).
+#: KEYS: records, expires, stop. ARGV: id, record, now, ttl, fresh, limit.
+SAVE_SCRIPT = """
+local id, now = ARGV[1], tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], id, ARGV[2])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), id)
+local stop = 0
+if ARGV[5] == '1' then
+  redis.call('HDEL', KEYS[3], id)
+else
+  stop = redis.call('HEXISTS', KEYS[3], id)
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[6]))
+for _, member in ipairs(expired) do
+  redis.call('HDEL', KEYS[1], member)
+  redis.call('HDEL', KEYS[3], member)
+  redis.call('ZREM', KEYS[2], member)
+end
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+local at = math.ceil(tonumber(last[2]))
+for i = 1, 3 do
+  redis.call('EXPIREAT', KEYS[i], at)
+end
+return stop
+"""
 
 
 def worker_keys(prefix: str) -> tuple[str, str, str]:
@@ -47,37 +75,9 @@ class RedisWorkerRegistry:
     _call: Callable[[Callable[[Any], Any]], Any]
 
     def save_worker_sync(self, worker_id: str, record: str, ttl: float, *, fresh: bool = False) -> bool:
-        records, expires, stop = worker_keys(self.key_prefix)
-        now = time.time()
-        seconds = max(1, math.ceil(ttl))
-
-        def write(client: Any) -> list[Any]:
-            pipe = client.pipeline(transaction=False)
-            pipe.hset(records, worker_id, record)
-            pipe.zadd(expires, {worker_id: now + ttl})
-            if fresh:
-                pipe.hdel(stop, worker_id)
-            else:
-                pipe.hexists(stop, worker_id)
-            pipe.zrangebyscore(expires, "-inf", now, start=0, num=EXPIRED_PER_WRITE)
-            for key in (records, expires, stop):
-                pipe.expire(key, seconds)
-            return pipe.execute()
-
-        replies = self._call(write)
-        stopped = not fresh and bool(replies[2])
-        expired = [member for member in replies[3] if _text(member) != worker_id]
-        if expired:
-
-            def drop(client: Any) -> None:
-                pipe = client.pipeline(transaction=False)
-                pipe.hdel(records, *expired)
-                pipe.hdel(stop, *expired)
-                pipe.zrem(expires, *expired)
-                pipe.execute()
-
-            self._call(drop)
-        return stopped
+        keys = worker_keys(self.key_prefix)
+        args = [worker_id, record, repr(time.time()), repr(float(ttl)), "1" if fresh else "0", EXPIRED_PER_WRITE]
+        return bool(self._call(lambda client: client.eval(SAVE_SCRIPT, len(keys), *keys, *args)))
 
     def load_workers_sync(self, limit: int = 500) -> list[StoredWorker]:
         records, expires, stop = worker_keys(self.key_prefix)
