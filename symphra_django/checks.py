@@ -42,6 +42,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             id="symphra_django.E003",
         ))
     errors.extend(_check_prometheus())
+    if conf.get("WORKER_TIMEOUT") < 2 * conf.get("HEARTBEAT_INTERVAL"):
+        errors.append(CheckWarning(
+            f"settings.SYMPHRA['WORKER_TIMEOUT'] ({conf.get('WORKER_TIMEOUT')!r}) is less than two "
+            f"heartbeat intervals (SYMPHRA['HEARTBEAT_INTERVAL'] is {conf.get('HEARTBEAT_INTERVAL')!r}): "
+            "live workers would be shown as gone between two heartbeats, and the health check would fail.",
+            hint="Make WORKER_TIMEOUT a few heartbeat intervals long (the defaults are 5 and 30 seconds).",
+            id="symphra_django.W004",
+        ))
     errors.extend(_check_task_backends())
     errors.extend(_check_queue_names())
     errors.extend(_check_task_modules())

@@ -66,6 +66,12 @@ DEFAULTS: dict[str, Any] = {
     # Prometheus metrics (needs the prometheus extra): False, True, or a dict
     # of PROMETHEUS_OPTIONS (docs/observability.md).
     "PROMETHEUS": False,
+    # Seconds between two saves of a runscheduler process's record in the worker registry.
+    "HEARTBEAT_INTERVAL": 5.0,
+    # A process not heard from for this many seconds is shown as gone (and not counted alive).
+    "WORKER_TIMEOUT": 30.0,
+    # The health probes report a queue whose oldest due task waits longer than this (seconds).
+    "MAX_DUE_AGE": 300.0,
 }
 
 #: Keys of ``SYMPHRA["PROMETHEUS"]`` when it is a dict, and their defaults.
@@ -88,6 +94,9 @@ _NUMBERS: dict[str, tuple[type[int] | tuple[type[int], type[float]], float]] = {
     "SHUTDOWN_TIMEOUT": ((int, float), 0),
     "MISFIRE_GRACE_TIME": ((int, float), 0),
     "CONNECT_RETRIES": (int, 0),
+    "HEARTBEAT_INTERVAL": ((int, float), 0.01),
+    "WORKER_TIMEOUT": ((int, float), 0.05),
+    "MAX_DUE_AGE": ((int, float), 0),
 }
 
 

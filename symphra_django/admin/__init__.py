@@ -6,6 +6,7 @@
 * Schedules: pause, resume, run now (``schedules``).
 * Database schedules: create, edit, enable/disable, delete (``periodic``).
 * Queued tasks: the database backend's rows and history (``queued_tasks``).
+* Workers: the runscheduler processes, what they run, the ticks, stop (``workers``).
 
 Permissions are documented in docs/admin.md.
 """
@@ -17,9 +18,11 @@ from symphra_django.admin.failed import FailedTaskAdmin
 from symphra_django.admin.periodic import PeriodicScheduleAdmin
 from symphra_django.admin.queues import QueueAdmin
 from symphra_django.admin.schedules import ScheduleStateAdmin
-from symphra_django.models import FailedTask, PeriodicSchedule, Queue, ScheduleState
+from symphra_django.admin.workers import WorkerAdmin
+from symphra_django.models import FailedTask, PeriodicSchedule, Queue, ScheduleState, Worker
 
 admin.site.register(Queue, QueueAdmin)
 admin.site.register(FailedTask, FailedTaskAdmin)
 admin.site.register(ScheduleState, ScheduleStateAdmin)
 admin.site.register(PeriodicSchedule, PeriodicScheduleAdmin)
+admin.site.register(Worker, WorkerAdmin)

@@ -87,6 +87,7 @@ class QueueAdmin(OperationsAdmin):
             chart=throughput_svg(throughput.per_minute(60)),
             can_purge=can(request, "delete_queue"),
             can_view_failed=can(request, "view_failedtask"),
+            can_view_workers=can(request, "view_worker"),
         )
 
     def tasks_view(self, request: HttpRequest, alias: str, queue: str) -> HttpResponse:

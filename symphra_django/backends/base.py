@@ -53,6 +53,7 @@ from symphra_django.utils.times import to_timestamp
 
 if TYPE_CHECKING:
     from symphra_django.backends.failed_store import FailedPage, FailedQuery
+    from symphra_django.backends.workers import StoredWorker
 
 logger = logging.getLogger("symphra_django.backends")
 
@@ -790,6 +791,57 @@ class QueueBackend:
         raise NotImplementedError
 
     delete_failed_where_sync = sync_twin(delete_failed_where)
+
+    # -- the worker registry --------------------------------------------------------------
+
+    @property
+    def reports_workers(self) -> bool:
+        """Whether this backend keeps the worker registry (``save_worker``
+        and ``load_workers``): the admin's Workers page and the health probes
+        say "not reported by this backend" for one that does not, and
+        ``runscheduler`` then skips its heartbeats."""
+        return bool({"save_worker", "save_worker_sync"} & self._implemented) and bool(
+            {"load_workers", "load_workers_sync"} & self._implemented
+        )
+
+    @operation()
+    async def save_worker(self, worker_id: str, record: str, ttl: float, *, fresh: bool = False) -> bool:
+        """Store the record of the worker ``worker_id`` (JSON text made by
+        :meth:`~symphra_django.backends.workers.WorkerRecord.to_json`),
+        replacing its previous one, and drop it ``ttl`` seconds from now
+        unless it is saved again. ``fresh`` (a worker that just started)
+        also clears a stop request. Returns whether a stop was requested
+        (``request_worker_stop``) since then. Called once per heartbeat
+        interval by each ``runscheduler`` process, never per task."""
+        raise NotImplementedError
+
+    save_worker_sync = sync_twin(save_worker)
+
+    @operation()
+    async def load_workers(self, limit: int = 500) -> list[StoredWorker]:
+        """The worker records this backend holds (at most ``limit``, the most
+        recent first where the storage can tell), each as stored: the base
+        class and :func:`~symphra_django.backends.workers.list_workers`
+        read them as hostile input. Expired records may be left out."""
+        raise NotImplementedError
+
+    load_workers_sync = sync_twin(load_workers)
+
+    @operation()
+    async def delete_worker(self, worker_id: str) -> bool:
+        """Remove a worker's record (it stopped cleanly); False if there was none."""
+        raise NotImplementedError
+
+    delete_worker_sync = sync_twin(delete_worker)
+
+    @operation()
+    async def request_worker_stop(self, worker_id: str) -> bool:
+        """Ask the worker ``worker_id`` to stop accepting work: its next
+        ``save_worker`` answers True, and it then finishes what it holds and
+        exits as on SIGTERM. False if no such worker is registered."""
+        raise NotImplementedError
+
+    request_worker_stop_sync = sync_twin(request_worker_stop)
 
     # -- waking idle workers -----------------------------------------------------------
 

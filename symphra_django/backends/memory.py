@@ -16,6 +16,7 @@ from datetime import datetime
 
 from symphra_django.backends.base import Listeners, QueueBackend, Wakeable, lease_expired_error
 from symphra_django.backends.deadlines import Deadlines
+from symphra_django.backends.workers import StoredWorker
 from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import (
     DELAYED,
@@ -40,6 +41,17 @@ class _Queue:
     # In-flight task ids by lease deadline.
     leases: Deadlines[str] = field(default_factory=Deadlines)
     failed: dict[str, TaskMessage] = field(default_factory=dict)
+
+
+@dataclass
+class _WorkerEntry:
+    record: str
+    expires: float
+    stop: bool = False
+
+
+#: Worker records one memory backend keeps at most.
+WORKERS_KEPT = 1000
 
 
 def _shown(task: TaskMessage, queue: str) -> TaskMessage:
@@ -71,6 +83,7 @@ class MemoryBackend(QueueBackend):
         self._queues: dict[str, _Queue] = {}
         self._seq = itertools.count()
         self._listeners = Listeners()
+        self._workers: dict[str, _WorkerEntry] = {}
 
     def add_listener(self, event: Wakeable) -> None:
         self._listeners.add(event)
@@ -347,3 +360,38 @@ class MemoryBackend(QueueBackend):
         with self._lock:
             q = self._queue(self.queue_for(queue))
             return sum(q.failed.pop(task_id, None) is not None for task_id in task_ids)
+
+    # -- the worker registry (this process's schedulers) -------------------------------
+
+    def save_worker_sync(self, worker_id: str, record: str, ttl: float, *, fresh: bool = False) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._drop_expired_workers(now)
+            previous = self._workers.pop(worker_id, None)  # re-added last: newest last
+            stop = bool(previous and previous.stop and not fresh)
+            if previous is None and len(self._workers) >= WORKERS_KEPT:
+                return stop  # bounded: the table is full of live records
+            self._workers[worker_id] = _WorkerEntry(record, now + ttl, stop)
+            return stop
+
+    def load_workers_sync(self, limit: int = 500) -> list[StoredWorker]:
+        with self._lock:
+            self._drop_expired_workers(self._clock())
+            entries = list(self._workers.items())[-limit:]
+        return [StoredWorker(worker_id, entry.record, entry.stop) for worker_id, entry in reversed(entries)]
+
+    def delete_worker_sync(self, worker_id: str) -> bool:
+        with self._lock:
+            return self._workers.pop(worker_id, None) is not None
+
+    def request_worker_stop_sync(self, worker_id: str) -> bool:
+        with self._lock:
+            entry = self._workers.get(worker_id)
+            if entry is None or entry.expires <= self._clock():
+                return False
+            entry.stop = True
+            return True
+
+    def _drop_expired_workers(self, now: float) -> None:
+        for worker_id in [w for w, entry in self._workers.items() if entry.expires <= now]:
+            del self._workers[worker_id]

@@ -13,8 +13,9 @@ from symphra_django.models.queue import QueuedTask  # noqa: E402
 from symphra_django.models.results import DjangoTaskResult  # noqa: E402
 from symphra_django.models.schedules import ScheduleState  # noqa: E402
 from symphra_django.models.throughput import ThroughputMinute  # noqa: E402
+from symphra_django.models.workers import Worker  # noqa: E402
 
 __all__ = [
     "BrokerTask", "DjangoTaskResult", "FailedTask", "PeriodicSchedule", "Queue", "QueuedTask", "ScheduleState",
-    "ThroughputMinute",
+    "ThroughputMinute", "Worker",
 ]

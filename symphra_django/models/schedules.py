@@ -16,6 +16,9 @@ class ScheduleState(models.Model):
     name = models.CharField(max_length=255, primary_key=True)
     enabled = models.BooleanField(default=True)
     last_tick = models.DateTimeField(null=True, blank=True)
+    last_tick_by = models.CharField(
+        max_length=255, blank=True, default="", help_text="The scheduler process (host:pid) that enqueued the last tick."
+    )
     next_run = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_status = models.CharField(max_length=16, blank=True, default="")

@@ -224,6 +224,48 @@ def new_status(alias: str) -> tuple[QueueBackend | None, BackendStatus]:
     )
 
 
+def per_alias(
+    gather: Callable[[QueueBackend, BackendStatus, Progress], T],
+    aliases: Iterable[str] | None = None,
+    timeout: float | None = None,
+    *,
+    name: str = "symphra-status",
+) -> list[tuple[QueueBackend | None, BackendStatus, T | None]]:
+    """``gather(backend, status, progress)`` for every alias (or for
+    ``aliases``), in settings order, in parallel within ``timeout`` seconds
+    overall (default: :data:`CONNECT_TIMEOUT`): each alias's backend (None if
+    it cannot be built), its status, and what ``gather`` returned (None when
+    the backend could not be built, ``gather`` raised or did not finish in
+    time: the status then says why, masked, and where it hung).
+    ``KeyError`` for an alias that is not configured.
+    """
+    configured = backends.aliases()
+    wanted = configured if aliases is None else list(dict.fromkeys(aliases))
+    for alias in wanted:
+        if alias not in configured:
+            raise KeyError(alias)
+    built = {alias: new_status(alias) for alias in wanted}
+
+    def work(alias: str, progress: Progress) -> T:
+        backend, status = built[alias]
+        assert backend is not None
+        return gather(backend, status, progress)
+
+    pending = [alias for alias, (backend, _) in built.items() if backend is not None]
+    gathered = gather_per_alias(work, pending, CONNECT_TIMEOUT if timeout is None else timeout, name=name)
+    results: list[tuple[QueueBackend | None, BackendStatus, T | None]] = []
+    for alias in wanted:
+        backend, status = built[alias]
+        outcome = gathered.get(alias)
+        if isinstance(outcome, (TimedOut, Exception)):
+            # A fresh status: the abandoned thread may still write to its own.
+            _, status = new_status(alias)
+            status.problem = str(outcome) if isinstance(outcome, TimedOut) else problem_text(outcome)
+            outcome = None
+        results.append((backend, status, outcome))
+    return results
+
+
 def all_statuses(timeout: float | None = None, aliases: Iterable[str] | None = None) -> list[BackendStatus]:
     """Health and per-queue counts of every alias (or of ``aliases``), in
     settings order, gathered in parallel within ``timeout`` seconds overall
@@ -233,30 +275,10 @@ def all_statuses(timeout: float | None = None, aliases: Iterable[str] | None = N
     cause in ``problem`` (masked), one that did not answer in time says so
     and where it hung. ``KeyError`` for an alias that is not configured.
     """
-    configured = backends.aliases()
-    wanted = configured if aliases is None else list(dict.fromkeys(aliases))
-    for alias in wanted:
-        if alias not in configured:
-            raise KeyError(alias)
-    built = {alias: new_status(alias) for alias in wanted}
-
-    def work(alias: str, progress: Progress) -> BackendStatus:
-        backend, status = built[alias]
-        return status if backend is None else gather_status(backend, status, progress)
-
-    pending = [alias for alias, (backend, _) in built.items() if backend is not None]
-    gathered = gather_per_alias(work, pending, CONNECT_TIMEOUT if timeout is None else timeout,
-                                name="symphra-status")
-    statuses = []
-    for alias in wanted:
-        outcome = gathered.get(alias, built[alias][1])
-        if isinstance(outcome, (TimedOut, Exception)):
-            # A fresh object: the abandoned thread may still write to its own.
-            _, status = new_status(alias)
-            status.problem = str(outcome) if isinstance(outcome, TimedOut) else problem_text(outcome)
-            outcome = status
-        statuses.append(outcome)
-    return statuses
+    return [
+        status if outcome is None else outcome
+        for _, status, outcome in per_alias(gather_status, aliases, timeout)
+    ]
 
 
 def backend_status(alias: str, timeout: float | None = None) -> BackendStatus:

@@ -100,30 +100,19 @@ def queue_counts(status: BackendStatus) -> dict[str, tuple[dict[str, float], flo
 
 
 def worker_count(backend: QueueBackend) -> int | None:
-    """Live worker processes of a backend, or None where it keeps no
-    registry of its workers (the metric is then left out for it).
+    """Live worker processes of a backend (heard from within
+    ``SYMPHRA["WORKER_TIMEOUT"]``), or None where it keeps no registry of
+    its workers (the metric is then left out for it)."""
+    from symphra_django import conf
+    from symphra_django.backends.workers import list_workers
 
-    Read from the backend's own ``list_workers_sync()`` if it has one (a
-    custom backend's hook), else from the worker registry
-    (``symphra_django.backends.workers.list_workers``) where this version
-    has one: the workers heard from within ``SYMPHRA["WORKER_TIMEOUT"]``.
-    """
     try:
-        lister = getattr(backend, "list_workers_sync", None)
-        if callable(lister):
-            return len(lister())
-        try:
-            from symphra_django.backends.workers import list_workers
-        except ImportError:
-            return None
         listing = list_workers(backend)
-        if not listing.reported:
-            return None
-        from symphra_django import conf
-
-        return len(listing.alive(time.time(), conf.get("WORKER_TIMEOUT")))
-    except Exception:  # noqa: BLE001 - NotSupported, or an error: a scrape shows what it can
+    except Exception:  # noqa: BLE001 - the backend is down: a scrape shows what it can
         return None
+    if not listing.reported:
+        return None
+    return len(listing.alive(time.time(), conf.get("WORKER_TIMEOUT")))
 
 
 class Combined(CollectorRegistry):

@@ -85,6 +85,7 @@ class Beat:
         max_sleep: float = 1.0,
         on_enqueued: Callable[[TaskMessage], None] | None = None,
         stored: StoredSchedules | None = None,
+        holder: str = "",
     ) -> None:
         self.registry = registry
         self.backend_for = backend_for
@@ -95,6 +96,12 @@ class Beat:
         self.on_enqueued = on_enqueued
         # Schedules kept in the database, read again on every loop.
         self.stored = stored
+        # Recorded in the ledger beside each tick this beat wins (host:pid).
+        self.holder = holder
+        #: When the loop last looked for due ticks (epoch seconds), None before.
+        self.last_loop_at: float | None = None
+        #: Called after each loop (the heartbeat of a process without workers).
+        self.on_loop: Callable[[], None] | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.enqueued = 0
@@ -124,6 +131,11 @@ class Beat:
                     logger.error("beat could not enqueue due ticks; retrying", exc_info=True)
                 failing = True
                 next_due = time.time() + self.max_sleep
+            if self.on_loop is not None:
+                try:
+                    self.on_loop()
+                except Exception:  # never the end of the beat
+                    logger.warning("the beat's housekeeping failed", exc_info=True)
             self._stopping.wait(min(self.max_sleep, max(0.005, next_due - time.time())))
 
     def entries(self) -> list[Periodic]:
@@ -141,6 +153,7 @@ class Beat:
     def run_pending(self, now: float | None = None) -> float:
         """Enqueue every due tick; returns when the next one is due."""
         now = time.time() if now is None else now
+        self.last_loop_at = now
         entries = self.entries()
         next_due = now + self.max_sleep
         if not entries:
@@ -176,7 +189,7 @@ class Beat:
                 logger.info("skipping tick %s of %s: its previous run is still pending (max_instances=%d)",
                             from_timestamp(tick).isoformat(), entry.key, entry.max_instances)
             return
-        if not self.ledger.claim(entry.key, tick):
+        if not self.ledger.claim(entry.key, tick, self.holder):
             return  # another scheduler won this tick
         message = TaskMessage(
             id=tick_id(entry.key, tick),

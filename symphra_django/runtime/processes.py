@@ -71,6 +71,7 @@ def build_scheduler(options: RunOptions) -> Scheduler:
         work=options.work,
         # The project's database holds them whatever the queue backend.
         stored_schedules=True,
+        role="child" if options.child else "main",
     )
 
 
@@ -103,6 +104,10 @@ def run(options: RunOptions) -> None:
             if children:
                 _forward_signals(children)
             scheduler.run_until(requested)
+            if scheduler.stop_requested.is_set():
+                # Asked through the worker registry, not by a signal the
+                # children got too: they stop with this process.
+                _terminate(children)
     finally:
         for child in children:
             child.join()
@@ -174,16 +179,20 @@ def _start_children(options: RunOptions) -> list[Any]:
     return children
 
 
+def _terminate(children: list[Any]) -> None:
+    for child in children:
+        if child.is_alive() and child.pid:
+            try:
+                os.kill(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
 def _forward_signals(children: list[Any]) -> None:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def forward(signum: int, frame: Any) -> None:
-        for child in children:
-            if child.is_alive() and child.pid:
-                try:
-                    os.kill(child.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        _terminate(children)
         handler = previous[signal.Signals(signum)]
         if callable(handler):
             handler(signum, frame)

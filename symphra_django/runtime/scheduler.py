@@ -29,12 +29,13 @@ from symphra_django.exceptions import BackendUnavailable
 from symphra_django.installation import require_migrated
 from symphra_django.messages import CORRUPT_NAME, TaskMessage
 from symphra_django.runtime.beat import Beat
+from symphra_django.runtime.heartbeat import Heartbeat
 from symphra_django.runtime.housekeeping import Housekeeper
 from symphra_django.runtime.metrics import Metrics
 from symphra_django.runtime.stored import DatabaseSchedules
 from symphra_django.runtime.throughput import ThroughputRecorder
 from symphra_django.runtime.ticks import DatabaseLedger, Ledger, MemoryLedger
-from symphra_django.runtime.worker import WorkerPool
+from symphra_django.runtime.worker import WorkerPool, worker_id
 from symphra_django.tasks.base import Task, declare, known_queues
 from symphra_django.tasks.registry import TaskRegistry
 from symphra_django.tasks.registry import registry as default_registry
@@ -114,6 +115,10 @@ class Scheduler:
             the database (``PeriodicSchedule``); by default it does when the
             tick ledger is in the database, i.e. for every backend but memory
             (``runscheduler`` always does).
+        role: what the worker registry says this process is: ``"main"``, or
+            ``"child"`` for the extra processes of ``--processes``.
+        heartbeat: register this process in the backend's worker registry
+            and save its heartbeat (``SYMPHRA["HEARTBEAT_INTERVAL"]``).
     """
 
     def __init__(
@@ -131,6 +136,8 @@ class Scheduler:
         registry: TaskRegistry | None = None,
         ledger: Ledger | None = None,
         stored_schedules: bool | None = None,
+        role: str = "main",
+        heartbeat: bool = True,
     ) -> None:
         self.alias: str | None = None
         if backend is None:
@@ -165,6 +172,13 @@ class Scheduler:
         self.started_at: float | None = None
         self._stopped = threading.Event()
         self._unreadable_at_start = 0
+        self.role = role
+        self.heartbeat_enabled = heartbeat
+        self.heartbeat: Heartbeat | None = None
+        #: Set when a stop was requested through the worker registry (the
+        #: admin's Workers page): ``run_until`` then stops as on SIGTERM.
+        self.stop_requested = threading.Event()
+        self._requested: threading.Event | None = None
 
     # -- task registration, as in symphra-scheduler --------------------------------------------
 
@@ -222,6 +236,7 @@ class Scheduler:
         self._stopped.clear()
         if self.throughput is not None:
             self.throughput.start()
+        self.heartbeat = self._make_heartbeat() if self.heartbeat_enabled else None
         if self.work_enabled:
             self.pool = WorkerPool(
                 self.backend,
@@ -233,6 +248,8 @@ class Scheduler:
                 registry=self.registry,
                 metrics=self.metrics,
                 on_finished=self._record_outcome,
+                housekeeping=self.heartbeat.tick if self.heartbeat else None,
+                housekeeping_interval=self.heartbeat.interval if self.heartbeat else None,
             )
             self.pool.start()
         if self.beat_enabled and isinstance(self.ledger, DatabaseLedger):
@@ -240,11 +257,35 @@ class Scheduler:
             self.housekeeper.start()
         if self.beat_enabled:
             self.beat = self._make_beat(on_enqueued=lambda message: self.pool.wake() if self.pool else None)
+            if self.pool is None and self.heartbeat is not None:
+                self.beat.on_loop = self.heartbeat.tick
             self.beat.start()
 
     def _make_beat(self, **options: Any) -> Beat:
         return Beat(self.registry, self.backend_for, self.ledger, grace=conf.get("MISFIRE_GRACE_TIME"),
-                    stored=DatabaseSchedules() if self.stored_schedules else None, **options)
+                    stored=DatabaseSchedules() if self.stored_schedules else None, holder=worker_id(),
+                    **options)
+
+    def _make_heartbeat(self) -> Heartbeat:
+        heartbeat = Heartbeat(
+            self.backend,
+            queues=self.queue_names() if self.work_enabled else [],
+            threads=self.workers if self.work_enabled else 0,
+            beat=self.beat_enabled,
+            role=self.role,
+            running=lambda: self.pool.running() if self.pool is not None else ([], 0),
+            beat_at=lambda: self.beat.last_loop_at if self.beat is not None else None,
+            on_stop=self.request_stop,
+        )
+        heartbeat.start()
+        return heartbeat
+
+    def request_stop(self) -> None:
+        """Stop accepting work and shut down as on SIGTERM (``run_until``
+        returns); what the worker registry's stop request does."""
+        self.stop_requested.set()
+        if self._requested is not None:
+            self._requested.set()
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop beat, let running tasks finish up to ``timeout`` (default: the
@@ -255,6 +296,8 @@ class Scheduler:
         if self.beat is not None:
             self.beat.stop(timeout)
         finished = self.pool.stop(timeout) if self.pool is not None else True
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         if self.pool is not None:
             # Stored entries the workers' claims could not read went to the
             # failed store too: the totals count them with the failures.
@@ -279,7 +322,9 @@ class Scheduler:
         return self.run_until(requested)
 
     def run_until(self, requested: threading.Event) -> bool:
-        """Start, block until ``requested`` is set, then stop gracefully."""
+        """Start, block until ``requested`` is set (or a stop is requested
+        through the worker registry), then stop gracefully."""
+        self._requested = requested
         self.start()
         while not requested.wait(0.5):
             pass

@@ -51,13 +51,15 @@ class DatabaseLedger:
     def enabled(self, names: list[str]) -> dict[str, bool]:
         return dict(self._manager().filter(name__in=names).values_list("name", "enabled"))
 
-    def claim(self, name: str, tick: float) -> bool:
+    def claim(self, name: str, tick: float, by: str = "") -> bool:
+        """Whether this caller won ``tick`` of ``name``; ``by`` (``host:pid``)
+        is recorded as the tick's holder (the admin's Workers page shows it)."""
         when = model_datetime(tick)
         return bool(
             self._manager()
             .filter(name=name)
             .filter(Q(last_tick__lt=when) | Q(last_tick__isnull=True))
-            .update(last_tick=when)
+            .update(last_tick=when, last_tick_by=by[:255])
         )
 
     def unclaim(self, name: str, tick: float, previous: float | None) -> None:
@@ -85,6 +87,8 @@ class MemoryLedger:
         self._ticks: dict[str, float] = {}
         self.disabled: set[str] = set()
         self.outcomes: dict[str, dict[str, object]] = {}
+        #: Who claimed each schedule's last tick.
+        self.holders: dict[str, str] = {}
 
     def ensure(self, names: list[str]) -> None:
         pass
@@ -98,12 +102,13 @@ class MemoryLedger:
     def enabled(self, names: list[str]) -> dict[str, bool]:
         return {name: name not in self.disabled for name in names}
 
-    def claim(self, name: str, tick: float) -> bool:
+    def claim(self, name: str, tick: float, by: str = "") -> bool:
         with self._lock:
             last = self._ticks.get(name)
             if last is not None and last >= tick:
                 return False
             self._ticks[name] = tick
+            self.holders[name] = by
             return True
 
     def unclaim(self, name: str, tick: float, previous: float | None) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from symphra_django.backends.base import QueueBackend
+from symphra_django.backends.workers import RunningTask
 from symphra_django.messages import TaskMessage
 from symphra_django.runtime.acknowledger import Acknowledger
 from symphra_django.runtime.doorbell import Doorbell
@@ -121,6 +122,8 @@ class WorkerPool:
         registry: TaskRegistry | None = None,
         metrics: Metrics | None = None,
         on_finished: FinishHook | None = None,
+        housekeeping: Callable[[], None] | None = None,
+        housekeeping_interval: float | None = None,
     ) -> None:
         self.backend = backend
         self.queues = list(queues) or [backend.default_queue]
@@ -131,6 +134,10 @@ class WorkerPool:
         self.registry = default_registry if registry is None else registry
         self.metrics = metrics or Metrics()
         self.on_finished = on_finished
+        # Called by the lease keeper every round (the worker registry's
+        # heartbeat): rounds come at least every housekeeping_interval.
+        self.housekeeping = housekeeping
+        self.housekeeping_interval = housekeeping_interval
         self._stopping = threading.Event()
         self._doorbell = Doorbell(concurrency)
         self._threads: list[threading.Thread] = []
@@ -140,6 +147,9 @@ class WorkerPool:
         self._ack_inline = backend.acknowledges_in_process
         self._held: dict[str, TaskMessage] = {}
         self._held_lock = threading.Lock()
+        # Tasks running now: id → (message, started). One dict write and one
+        # pop per task; read by the heartbeat.
+        self._running: dict[str, tuple[TaskMessage, float]] = {}
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._backend_down = False
@@ -323,6 +333,7 @@ class WorkerPool:
                          message.attempts_display, extra=log_fields(message))
         message.meta.setdefault("worker", worker_id())
         token = set_current(message)
+        self._running[message.id] = (message, started)
         try:
             runner.run(task, message.args, message.kwargs)
         except BaseException as exc:  # noqa: BLE001 - task code cannot end its worker thread
@@ -351,6 +362,7 @@ class WorkerPool:
             self._finished(message, False, error, duration)
             return False
         finally:
+            self._running.pop(message.id, None)
             reset_current(token)
         duration = time.time() - started
         self.metrics.record(message.name, ok=True, duration=duration)
@@ -421,11 +433,36 @@ class WorkerPool:
             for message in messages:
                 self._held.pop(message.id, None)
 
+    def running(self, limit: int = 50) -> tuple[list[RunningTask], int]:
+        """The tasks running now (at most ``limit``, longest-running first)
+        and how many there are."""
+        entries = list(self._running.copy().values())  # copy(): one step, while threads add and pop
+        entries.sort(key=lambda entry: entry[1])
+        return [
+            RunningTask(id=shorten_name(m.id), name=shorten_name(m.name), queue=shorten_name(m.queue),
+                        started=started, lease_expires=m.lease_expires)
+            for m, started in entries[:limit]
+        ], len(entries)
+
     def _keep_leases(self) -> None:
         interval = max(0.05, self.lease_seconds / 3)
-        while not self._keeper_stop.wait(interval):
-            if not self.renew_leases():
-                return
+        if self.housekeeping is not None and self.housekeeping_interval:
+            interval = min(interval, self.housekeeping_interval)
+        renewing = True
+        try:
+            while not self._keeper_stop.wait(interval):
+                renewing = renewing and self.renew_leases()
+                if self.housekeeping is not None:
+                    try:
+                        self.housekeeping()
+                    except Exception:  # never the end of lease renewal
+                        logger.warning("housekeeping of the lease keeper failed", exc_info=True)
+                elif not renewing:
+                    return
+        finally:
+            from django.db import connections
+
+            connections.close_all()
 
     def renew_leases(self, now: float | None = None) -> bool:
         """One round of the lease keeper: renew the leases that run out

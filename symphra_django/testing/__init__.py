@@ -19,7 +19,8 @@ import pytest
 # Plain asserts in an installed package are not rewritten by pytest unless it
 # is told before the import; with it, a failing rule shows the values compared.
 pytest.register_assert_rewrite(
-    "symphra_django.testing.harness", "symphra_django.testing.contract", "symphra_django.testing.hostile"
+    "symphra_django.testing.harness", "symphra_django.testing.contract", "symphra_django.testing.hostile",
+    "symphra_django.testing.workers",
 )
 
 from symphra_django.testing.contract import (  # noqa: E402
@@ -40,6 +41,7 @@ from symphra_django.testing.contract import (  # noqa: E402
 from symphra_django.testing.harness import ContractHarness, delivery_limit, message  # noqa: E402
 from symphra_django.testing.hostile import HostileInputRules  # noqa: E402
 from symphra_django.testing.waiting import wait_for_time, wait_until  # noqa: E402
+from symphra_django.testing.workers import WorkerRegistryRules  # noqa: E402
 
 __all__ = [
     "BackendContractTests",
@@ -57,6 +59,7 @@ __all__ = [
     "RejectRules",
     "SizeAndStatsRules",
     "StoringRules",
+    "WorkerRegistryRules",
     "delivery_limit",
     "message",
     "wait_for_time",

@@ -41,6 +41,7 @@ from symphra_django.testing.harness import (
 )
 from symphra_django.testing.hostile import HostileInputRules
 from symphra_django.testing.waiting import wait_for_time, wait_until
+from symphra_django.testing.workers import WorkerRegistryRules
 
 OpenBackend = Callable[..., QueueBackend]
 
@@ -733,8 +734,10 @@ class BackendContractTests(
     ClearAndHealthRules,
     PayloadSafetyRules,
     HostileInputRules,
+    WorkerRegistryRules,
 ):
-    """Every rule of the queue backend contract (C1 to C13).
+    """Every rule of the queue backend contract (C1 to C13), and the worker
+    registry's.
 
     Subclass it with a name pytest collects (``Test…``) and override
     :meth:`~symphra_django.testing.harness.ContractHarness.make_backend`.

@@ -117,3 +117,20 @@ def test_backend_page_settings_pass_the_checks_and_print_no_password(project, pa
     project.play(DOCS / page)
     shown = project.python(CHECK_AND_DESCRIBE).stdout
     assert described in shown and "secret" not in shown
+
+
+def test_production_page_mounts_the_health_probes_in_a_new_project(project):
+    project.play(DOCS / "production.md")
+    shown = project.python(
+        "import json\n"
+        "from django.test import RequestFactory\n"
+        "from django.urls import resolve\n"
+        "for url in ('/health/live/', '/health/ready/', '/health/'):\n"
+        "    response = resolve(url).func(RequestFactory().get(url))\n"
+        "    print(url, response.status_code, json.loads(response.content)['ok'])\n"
+    ).stdout
+    # No runscheduler runs in the new project: the full check fails for want of a worker.
+    assert shown.splitlines() == ["/health/live/ 200 True", "/health/ready/ 200 True", "/health/ 503 False"]
+    check = project.shell("python manage.py taskstatus --check || echo exit=$?", where="taskstatus --check")
+    assert "FAIL default/default: no live worker" in check.stdout
+    assert check.stdout.rstrip().endswith("exit=3")

@@ -137,22 +137,30 @@ def test_a_stuck_backend_is_down_in_the_scrape_and_the_others_are_counted():
         backends.close_all()
 
 
-class WithWorkers(MemoryBackend):
-    def list_workers_sync(self):
-        return ["host:1", "host:2"]
+class WithoutRegistry(MemoryBackend):
+    """A backend that keeps no registry of its workers."""
+
+    reports_workers = False
 
 
 @override_settings(SYMPHRA={"BACKENDS": {
     "default": {"BACKEND": "memory"},
-    "registered": {"BACKEND": "tests.observability.test_prometheus.WithWorkers"},
+    "unregistered": {"BACKEND": "tests.observability.test_prometheus.WithoutRegistry"},
 }})
-def test_workers_are_counted_for_backends_that_register_them():
+def test_live_workers_are_counted_for_backends_that_register_them():
+    from symphra_django.backends.workers import WorkerRecord
+
     try:
+        now = time.time()
+        for pid, ago in ((1, 1.0), (2, 2.0), (3, 3600.0)):  # the last one is gone
+            record = WorkerRecord(worker_id=f"host:{pid}", host="host", pid=pid, version="0", backend="default",
+                                  queues=["default"], threads=4, started_at=now - 7200, heartbeat_at=now - ago)
+            backends["default"].save_worker_sync(record.worker_id, record.to_json(), 7200)
         samples = scrape()
     finally:
         backends.close_all()
-    assert value(samples, "symphra_workers", backend="registered") == 2
-    assert ("symphra_workers", (("backend", "default"),)) not in samples
+    assert value(samples, "symphra_workers", backend="default") == 2
+    assert ("symphra_workers", (("backend", "unregistered"),)) not in samples
 
 
 @override_settings(SYMPHRA={"BACKENDS": {"default": {"BACKEND": "memory"}},

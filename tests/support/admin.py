@@ -14,6 +14,7 @@ OPERATIONS_PERMISSIONS = (
     "view_schedulestate", "change_schedulestate",
     "view_periodicschedule", "add_periodicschedule", "change_periodicschedule", "delete_periodicschedule",
     "view_queuedtask",
+    "view_worker", "stop_worker",
 )
 
 
@@ -42,6 +43,7 @@ def pages(alias: str = "default", queue: str = "default") -> dict[str, tuple[str
         "schedules": (reverse("admin:symphra_django_schedulestate_changelist"), "view_schedulestate"),
         "database schedules": (reverse("admin:symphra_django_periodicschedule_changelist"), "view_periodicschedule"),
         "queued tasks": (reverse("admin:symphra_django_queuedtask_changelist"), "view_queuedtask"),
+        "workers": (reverse("admin:symphra_django_worker_changelist"), "view_worker"),
     }
 
 
@@ -56,4 +58,6 @@ def actions(alias: str = "default", queue: str = "default") -> dict[str, tuple[s
         "pause schedule": (reverse("admin:symphra_django_schedulestate_pause"), "change_schedulestate", schedule),
         "resume schedule": (reverse("admin:symphra_django_schedulestate_resume"), "change_schedulestate", schedule),
         "run schedule now": (reverse("admin:symphra_django_schedulestate_run"), "change_schedulestate", schedule),
+        "stop worker": (reverse("admin:symphra_django_worker_stop"), "stop_worker",
+                        {"alias": alias, "worker": "host:1"}),
     }

@@ -20,6 +20,8 @@ SYMPHRA = {
     "QUEUES": ["default", "emails", "reports"],
     "LEASE_SECONDS": float(os.environ.get("SYMPHRA_E2E_LEASE", "60")),
     "POLL_INTERVAL": 0.05,
+    "HEARTBEAT_INTERVAL": float(os.environ.get("SYMPHRA_E2E_HEARTBEAT", "5")),
+    "WORKER_TIMEOUT": float(os.environ.get("SYMPHRA_E2E_WORKER_TIMEOUT", "30")),
 }
 LOGGING = {
     "version": 1,

@@ -42,6 +42,7 @@ from symphra_django.backends.base import QueueBackend, lease_expired_error
 from symphra_django.backends.database import claims as sql
 from symphra_django.backends.database.inspection import DatabaseInspection
 from symphra_django.backends.database.times import model_datetime
+from symphra_django.backends.database.workers import SQLWorkerRegistry
 from symphra_django.messages import TaskMessage
 from symphra_django.models import QueuedTask
 from symphra_django.utils.text import shorten_name
@@ -84,7 +85,7 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "locked" in text or "deadlock" in text or "lock wait timeout" in text
 
 
-class DatabaseBackend(DatabaseInspection, QueueBackend):
+class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
     """Queues in the ``QueuedTask`` table of a Django database."""
 
     task_model = "symphra_django.QueuedTask"

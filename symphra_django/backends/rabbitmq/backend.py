@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingPackage("pika", needed_by="The RabbitMQ backend", extra="rabbitmq") from exc
 
 from symphra_django.backends.base import Listeners, NotSupported, QueueBackend, Wakeable, lease_expired_error
+from symphra_django.backends.database.workers import SQLWorkerRegistry
 from symphra_django.backends.failed_store import FailedPage, FailedQuery
 from symphra_django.backends.rabbitmq.failed import FailedStore, Wanted
 from symphra_django.backends.rabbitmq.inbox import Delivery, Held, Inbox, Lease, LeaseTable
@@ -82,7 +83,7 @@ ARRIVAL_GAP = 0.05
 _TOKEN_SHAPE = re.compile(r"[0-9a-f]{32}")
 
 
-class RabbitMQBackend(QueueBackend):
+class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
     """Tasks in RabbitMQ queues; see the module docstring for the design.
 
     Thread-safe: one instance is shared by every worker thread of a process.
@@ -143,6 +144,15 @@ class RabbitMQBackend(QueueBackend):
         # Lease tokens only need to be unique: a random prefix and a counter.
         self._lease_prefix = uuid.uuid4().hex[:16]
         self._lease_numbers = itertools.count()
+
+    @property
+    def worker_database(self) -> str:
+        """The worker registry lives beside the ledger, in its database."""
+        return self.ledger.database
+
+    @property
+    def worker_namespace(self) -> str:
+        return self.topology.namespace
 
     def describe(self) -> str:
         return f"RabbitMQBackend({self.alias}, {self.masked_url}, exchange={self.topology.namespace})"

@@ -44,6 +44,7 @@ from symphra_django.backends.redis.keys import (
     queue_keys,
 )
 from symphra_django.backends.redis.wakeup import WakeListener
+from symphra_django.backends.redis.workers import RedisWorkerRegistry
 from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import (
     CORRUPT_NAME,
@@ -82,7 +83,7 @@ def _seconds(value: float, what: str) -> float:
     return seconds
 
 
-class RedisBackend(QueueBackend):
+class RedisBackend(RedisWorkerRegistry, QueueBackend):
     """Queues in Redis (one server, Sentinel or Cluster)."""
 
     def __init__(

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from symphra_django.backends import backends
 from symphra_django.backends.handler import unknown_alias
 from symphra_django.messages import TaskMessage
+from symphra_django.ops import health
 from symphra_django.ops.status import CONNECT_TIMEOUT, BackendStatus, all_statuses, backend_for
 
 logger = logging.getLogger("symphra_django.status")
@@ -72,7 +73,9 @@ class Command(BaseCommand):
         "Show every configured backend alias and queue with its ready, delayed, "
         "in-flight and failed counts, the age of the oldest due task and the "
         "backend's health. Exits with status 1 when a backend is unhealthy, so it "
-        "can serve as a health check."
+        "can serve as a health check. With --check, also checks that each configured "
+        "queue has a live worker (exit status 3 otherwise) and that no queue's oldest "
+        "due task waits longer than --max-due-age (exit status 4 otherwise)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -85,11 +88,30 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT, metavar="SECONDS",
                             help="Wait this long, for all backends together, before calling the "
                                  "ones that have not answered down (default: %(default)s).")
+        parser.add_argument("--check", action="store_true",
+                            help="Health check for scripts and probes: exit 0 when every backend is "
+                                 "reachable, every configured queue has a live worker (from the worker "
+                                 "registry) and no oldest due task is too old; else exit 1 (a backend "
+                                 "unreachable), 3 (a queue without a live worker) or 4 (a backlog older "
+                                 "than --max-due-age), the first of these that applies.")
+        parser.add_argument("--max-due-age", type=float, metavar="SECONDS",
+                            help="With --check: the oldest due task may wait this long (default: "
+                                 "SYMPHRA['MAX_DUE_AGE']).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["max_due_age"] is not None and not options["check"]:
+            raise CommandError("--max-due-age needs --check")
+        if options["max_due_age"] is not None and not options["max_due_age"] >= 0:
+            raise CommandError("--max-due-age must be >= 0")
+        report = None
         try:
             timeout = options["timeout"]
-            statuses = all_statuses(timeout, options["aliases"] or None)
+            if options["check"]:
+                report = health.check(aliases=options["aliases"] or None, max_due_age=options["max_due_age"],
+                                      timeout=timeout)
+                statuses = [alias.status for alias in report.aliases]
+            else:
+                statuses = all_statuses(timeout, options["aliases"] or None)
         except KeyError as exc:
             raise CommandError(unknown_alias(exc.args[0], backends.aliases())) from None
         failed = failed_tasks(statuses, options["failed"]) if options["failed"] > 0 else None
@@ -101,6 +123,8 @@ class Command(BaseCommand):
                      "max_attempts": t.max_attempts, "error": t.error}
                     for alias, queue, t in failed
                 ]
+            if report is not None:
+                data["check"] = report.to_dict()
             self.stdout.write(json.dumps(data, indent=2))
         else:
             self.stdout.write(self.format_table(table_rows(statuses)))
@@ -108,9 +132,33 @@ class Command(BaseCommand):
                 rows = [(alias, queue, t.id, t.name, t.attempts_display, _error_line(t))
                         for alias, queue, t in failed]
                 self.stdout.write("\n" + self.format_table(rows, FAILED_COLUMNS))
+            if report is not None:
+                self.stdout.write("\n" + self.check_lines(report))
+        if report is not None and report.exit_code:
+            problems = [text for _, text in report.problems()]
+            raise CommandError("; ".join(problems), returncode=report.exit_code)
         unhealthy = [s.alias for s in statuses if not s.healthy]
         if unhealthy:
             raise CommandError(f"unhealthy backend(s): {', '.join(unhealthy)}", returncode=1)
+
+    def check_lines(self, report: health.HealthReport) -> str:
+        """The workers of each alias and each failed check, for people."""
+        lines = []
+        for alias in report.aliases:
+            if not alias.reachable:
+                continue
+            if alias.workers_problem:
+                lines.append(f"{alias.alias}: cannot read the worker registry ({alias.workers_problem})")
+            elif alias.workers is not None and not alias.workers.reported:
+                lines.append(f"{alias.alias}: {health.NOT_REPORTED}")
+            else:
+                counts = ", ".join(f"{q.queue} {q.workers}" for q in alias.queues if q.workers is not None)
+                lines.append(f"{alias.alias}: live workers per queue: {counts or '-'}")
+        problems = report.problems()
+        lines.extend(f"FAIL {text}" for _, text in problems)
+        if not problems:
+            lines.append("all checks passed")
+        return "\n".join(lines)
 
     def format_table(self, rows: Sequence[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> str:
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
