@@ -67,6 +67,10 @@ logger = logging.getLogger("symphra_django.backends.rabbitmq")
 
 #: How long an empty queue is not asked about again (see ``_take``).
 QUIET_SECONDS = 0.05
+#: The same when the ledger said nothing at all is due: idle workers then
+#: cost one ledger query per queue a second, not one per claim. Work that
+#: arrives wakes them by itself (a delivery, or this process publishing).
+IDLE_QUIET_SECONDS = 1.0
 #: How long a queue's first claim waits for the deliveries the broker holds
 #: ready (up to the prefetch window) so that its first batch is the best (C4);
 #: it waits on while they keep arriving, at most FIRST_CLAIM_CAP in all.
@@ -350,7 +354,7 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
             # ledger is asked again QUIET_SECONDS after this wait, or as soon
             # as this process publishes to the queue. Deliveries in between
             # wake the workers by themselves (wakes_workers).
-            inbox.quiet_until = started + wait + QUIET_SECONDS
+            inbox.quiet_until = started + (wait + QUIET_SECONDS if due else IDLE_QUIET_SECONDS)
             with self._lock:
                 # The broker sends at most `prefetch` unacknowledged deliveries,
                 # and the leases this process holds are some of them.
