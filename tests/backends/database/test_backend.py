@@ -68,6 +68,23 @@ def test_lease_expiry_reads_the_lease_index(engine):
     assert "symphra_lease_idx" in plan
 
 
+def test_the_lease_index_holds_in_flight_rows_only_where_the_engine_has_partial_indexes(engine):
+    connection = connections[engine]
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "symphra_task_queue")
+        assert constraints["symphra_lease_idx"]["columns"] == ["status", "lease_expires"]
+        definition = {
+            "sqlite": "SELECT sql FROM sqlite_master WHERE name = 'symphra_lease_idx'",
+            "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = 'symphra_lease_idx'",
+        }.get(connection.vendor)
+        if definition is None:  # MySQL/MariaDB: no partial indexes, the full one serves
+            assert not connection.features.supports_partial_indexes
+            return
+        cursor.execute(definition)
+        [sql] = cursor.fetchone()
+    assert "WHERE" in sql.upper() and "'in_flight'" in sql
+
+
 # -- concurrency --------------------------------------------------------------------
 
 
