@@ -41,7 +41,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from symphra_django.backends.base import QueueBackend, lease_expired_error
 from symphra_django.backends.database import claims as sql
 from symphra_django.backends.database.inspection import DatabaseInspection
-from symphra_django.backends.database.times import model_datetime
 from symphra_django.backends.database.workers import SQLWorkerRegistry
 from symphra_django.messages import TaskMessage
 from symphra_django.models import QueuedTask
@@ -140,7 +139,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         return self._dialect
 
     def _db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
-        return connection.ops.adapt_datetimefield_value(model_datetime(epoch))
+        return self.dialect.db_time(connection, epoch)
 
     def _run(self, operation: Callable[[BaseDatabaseWrapper], T]) -> T:
         """Run ``operation`` on this thread's connection, retrying while the
@@ -149,7 +148,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         retried: the transaction is the caller's to redo."""
         connection = self.connection
         if self.dialect.polls_for_locks and not connection.in_atomic_block:
-            return self._run_polling(operation)
+            return self._run_polling(operation, connection)
         delay = 0.002
         reconnected = False
         for attempt in itertools.count():
@@ -174,12 +173,13 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
                 raise
         raise AssertionError("unreachable")
 
-    def _run_polling(self, operation: Callable[[BaseDatabaseWrapper], T]) -> T:
+    def _run_polling(
+        self, operation: Callable[[BaseDatabaseWrapper], T], connection: BaseDatabaseWrapper
+    ) -> T:
         """``_run`` on SQLite: the engine's busy handler off, the write lock
         retried every ~0.5 ms until the connection's ``timeout`` is spent
         (``SQLiteDialect.polls_for_locks`` says why)."""
         dialect = self.dialect
-        connection = self.connection
         budget = dialect.busy_timeout(connection)
         deadline = time.monotonic() + budget
         dialect.set_busy_timeout(connection, 0)
@@ -234,7 +234,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
                 for i, t in enumerate(tasks)
             ]
             added = 0
-            with connection.cursor() as cursor:
+            with sql.cursor_for(dialect, connection) as cursor:
                 for start in range(0, len(rows), per_statement):
                     chunk = rows[start : start + per_statement]
                     cursor.execute(dialect.insert(len(chunk)), [v for row in chunk for v in row])
@@ -272,7 +272,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
             db_now = self._db_time(connection, now)
             expires = now + lease
             lease_params = [token, self._db_time(connection, expires), db_now]
-            with connection.cursor() as cursor:
+            with sql.cursor_for(dialect, connection) as cursor:
                 if dialect.claim_returns:
                     cursor.execute(
                         dialect.claim(), [*lease_params, queue_name, db_now, max_items]
@@ -304,12 +304,13 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
 
     def store_unreadable(self, entry: tuple[str, str], error: str) -> None:
         task_id, token = entry
+        dialect = self.dialect
 
         def fail(connection: BaseDatabaseWrapper) -> None:
             db_now = self._db_time(connection, time.time())
-            with connection.cursor() as cursor:
+            with sql.cursor_for(dialect, connection) as cursor:
                 cursor.execute(
-                    self.dialect.fail(held=False),
+                    dialect.fail(held=False),
                     [error, None, db_now, db_now, task_id, token],
                 )
 
@@ -324,7 +325,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         def expire(connection: BaseDatabaseWrapper) -> int:
             now = time.time()
             db_now = self._db_time(connection, now)
-            with connection.cursor() as cursor:
+            with sql.cursor_for(dialect, connection) as cursor:
                 cursor.execute(dialect.expired_leases(), [db_now, EXPIRED_PER_CLAIM])
                 expired = cursor.fetchall()
                 for task_id, token, attempts, max_attempts in expired:
@@ -361,7 +362,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         def finish(connection: BaseDatabaseWrapper) -> int:
             db_now = self._db_time(connection, time.time())
             done = 0
-            with connection.cursor() as cursor:
+            with sql.cursor_for(dialect, connection) as cursor:
                 for token, ids in by_token.items():
                     params = [token, db_now, *ids]
                     if keep:
@@ -388,7 +389,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         def answer(connection: BaseDatabaseWrapper) -> int:
             now = time.time()
             db_now = self._db_time(connection, now)
-            with connection.cursor() as cursor:
+            with sql.cursor_for(dialect, connection) as cursor:
                 if requeue:
                     due = now + max(0.0, delay)
                     payload = task.copy(scheduled_time=due, error=error, traceback=traceback)
@@ -412,11 +413,12 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         if task.lease_token is None:
             return False
         expires = time.time() + (seconds or self.default_lease_seconds)
+        dialect = self.dialect
 
         def extend(connection: BaseDatabaseWrapper) -> int:
-            with connection.cursor() as cursor:
+            with sql.cursor_for(dialect, connection) as cursor:
                 cursor.execute(
-                    self.dialect.extend(),
+                    dialect.extend(),
                     [
                         self._db_time(connection, expires), task.id, task.lease_token,
                         self._db_time(connection, time.time()),

@@ -17,12 +17,17 @@ value is a query parameter. Status values are constants of this module.
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from datetime import UTC, datetime
+from functools import cache, lru_cache
+from typing import Any
 
+from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from symphra_django.backends.sql_names import TableNames
 from symphra_django.models import QueuedTask
+from symphra_django.utils.times import model_datetime
 
 # str() of a choices member is its value (``.value`` would be the same, but
 # without django-stubs the type checker sees the (value, label) tuple).
@@ -64,6 +69,15 @@ class Dialect:
     #: Whether the backend waits for a write lock itself, in short steps,
     #: instead of in the engine's busy handler (see ``SQLiteDialect``).
     polls_for_locks = False
+
+    #: Whether the backend may run these statements on the DB-API connection
+    #: itself (``NativeCursor``) rather than through Django's cursor wrapper.
+    runs_natively = False
+
+    def db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
+        """Epoch seconds as the query parameter Django would bind for a
+        ``DateTimeField`` on this connection."""
+        return connection.ops.adapt_datetimefield_value(model_datetime(epoch))
 
     def busy_timeout(self, connection: BaseDatabaseWrapper) -> float:
         """Seconds a statement may wait for a lock: the connection's ``timeout``
@@ -256,10 +270,88 @@ class SQLiteDialect(Dialect):
     # off around its own statements and retries every fraction of a
     # millisecond, within the connection's ``timeout``.
     polls_for_locks = True
+    # Django's cursor wrapper costs about as much Python per statement as
+    # SQLite takes to run a small insert (placeholder rewriting by regex,
+    # wrappers, per-call checks); see NativeCursor.
+    runs_natively = True
+
+    def db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
+        # What adapt_datetimefield_value stores (str() of the naive UTC
+        # datetime) without its timezone round trips; other zones or
+        # USE_TZ=False take Django's own path.
+        if settings.USE_TZ and connection.timezone_name == "UTC":
+            return str(datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None))
+        return super().db_time(connection, epoch)
 
     def set_busy_timeout(self, connection: BaseDatabaseWrapper, seconds: float) -> None:
         connection.ensure_connection()
-        connection.connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        connection.connection.execute(busy_timeout_pragma(seconds))
+
+
+@lru_cache(maxsize=8)
+def busy_timeout_pragma(seconds: float) -> str:
+    return f"PRAGMA busy_timeout = {int(seconds * 1000)}"
+
+
+_FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
+
+
+@lru_cache(maxsize=4096)
+def qmark(statement: str) -> str:
+    """``statement`` with Django's ``%s`` placeholders in sqlite3's ``?``
+    style, as Django's SQLite cursor rewrites it on every execute; here
+    once per statement shape."""
+    return _FORMAT_PLACEHOLDER.sub("?", statement).replace("%%", "%")
+
+
+class NativeCursor:
+    """The parts of Django's cursor the backend uses, on the SQLite DB-API
+    connection directly: the same checks (connection health and thread,
+    broken transaction) and the same error mapping
+    (``wrap_database_errors``, so lock errors arrive as Django's
+    ``OperationalError``), but placeholders rewritten once per statement
+    (``qmark``) and no per-statement wrapper stack. Only used when nothing
+    observes queries on the connection (no ``execute_wrapper``, no query
+    logging): ``native_cursor`` decides."""
+
+    __slots__ = ("cursor", "db")
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        connection.validate_thread_sharing()
+        self.db = connection
+        with connection.wrap_database_errors:
+            self.cursor = connection.connection.cursor()
+
+    def __enter__(self) -> NativeCursor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cursor.close()
+
+    def execute(self, statement: str, params: Any) -> None:
+        self.db.validate_no_broken_transaction()
+        with self.db.wrap_database_errors:
+            self.cursor.execute(qmark(statement), params)
+
+    def fetchall(self) -> list[Any]:
+        with self.db.wrap_database_errors:
+            return self.cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
+
+
+def cursor_for(dialect: Dialect, connection: BaseDatabaseWrapper) -> Any:
+    """A cursor for the backend's statements: a ``NativeCursor`` where the
+    dialect allows it and nothing observes the connection's queries
+    (``connection.execute_wrapper``, ``DEBUG`` query logging), else
+    Django's own."""
+    if dialect.runs_natively and not connection.execute_wrappers and not connection.queries_logged:
+        return NativeCursor(connection)
+    return connection.cursor()
 
 
 class PostgreSQLDialect(Dialect):

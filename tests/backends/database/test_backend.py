@@ -13,7 +13,8 @@ import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import OperationalError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
+from django.db.transaction import TransactionManagementError
 from django.test import override_settings
 
 from symphra_django.backends.database.backend import DatabaseBackend, SQLiteBackend
@@ -65,6 +66,23 @@ def test_lease_expiry_reads_the_lease_index(engine):
     now = backend._db_time(connections[engine], time.time())
     plan = explain(engine, backend.dialect.expired_leases(), [now, 100], "symphra_task_queue")
     assert "symphra_lease_idx" in plan
+
+
+def test_the_lease_index_holds_in_flight_rows_only_where_the_engine_has_partial_indexes(engine):
+    connection = connections[engine]
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "symphra_task_queue")
+        assert constraints["symphra_lease_idx"]["columns"] == ["status", "lease_expires"]
+        definition = {
+            "sqlite": "SELECT sql FROM sqlite_master WHERE name = 'symphra_lease_idx'",
+            "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = 'symphra_lease_idx'",
+        }.get(connection.vendor)
+        if definition is None:  # MySQL/MariaDB: no partial indexes, the full one serves
+            assert not connection.features.supports_partial_indexes
+            return
+        cursor.execute(definition)
+        [sql] = cursor.fetchone()
+    assert "WHERE" in sql.upper() and "'in_flight'" in sql
 
 
 # -- concurrency --------------------------------------------------------------------
@@ -217,6 +235,69 @@ def test_it_works_without_time_zone_support(engine):
         assert backend.acknowledge_sync(got) is True
         stats = backend.get_stats_sync()
         assert (stats.ready, stats.delayed) == (0, 1)
+
+
+# -- statements on SQLite's own connection -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "epoch", [0.0, 1_796_250_743.0, 1_796_250_743.058_367_5, 1_796_250_743.999_999_6, 4_102_444_800.5]
+)
+@pytest.mark.parametrize("zone", [None, "Europe/Paris"])
+def test_times_are_bound_as_djangos_datetimefield_would_bind_them(sqlite_db, epoch, zone, monkeypatch):
+    from symphra_django.utils.times import model_datetime
+
+    connection = connections[sqlite_db]
+
+    def forget_zone() -> None:
+        for cached in ("timezone", "timezone_name"):
+            connection.__dict__.pop(cached, None)
+
+    monkeypatch.setitem(connection.settings_dict, "TIME_ZONE", zone)
+    forget_zone()
+    try:
+        expected = connection.ops.adapt_datetimefield_value(model_datetime(epoch))
+        assert DatabaseBackend(database=sqlite_db)._db_time(connection, epoch) == expected
+    finally:
+        monkeypatch.undo()
+        forget_zone()
+
+
+def test_statements_are_seen_by_the_connections_execute_wrappers(sqlite_db):
+    backend = DatabaseBackend(database=sqlite_db)
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections[sqlite_db].execute_wrapper(record):
+        backend.enqueue_sync(TaskMessage(name="tests.noop", id="watched"))
+        backend.acknowledge_sync(backend.dequeue_sync(1)[0])
+    assert [sql.split()[0] for sql in seen if "symphra_task_queue" in sql] == ["INSERT", "SELECT", "UPDATE", "UPDATE"]
+
+
+def test_statements_are_logged_with_the_connections_queries_under_debug(sqlite_db):
+    backend = DatabaseBackend(database=sqlite_db)
+    connection = connections[sqlite_db]
+    connection.force_debug_cursor = True
+    try:
+        backend.enqueue_sync(TaskMessage(name="tests.noop", id="logged"))
+    finally:
+        connection.force_debug_cursor = False
+    assert any("INSERT INTO" in query["sql"] and "logged" in query["sql"] for query in connection.queries)
+
+
+def test_an_enqueue_after_a_failed_statement_in_the_callers_transaction_is_refused(sqlite_db):
+    backend = DatabaseBackend(database=sqlite_db)
+    with pytest.raises(TransactionManagementError), transaction.atomic(using=sqlite_db):
+        try:
+            with transaction.atomic(using=sqlite_db, savepoint=False), connections[sqlite_db].cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+        except DatabaseError:
+            pass
+        backend.enqueue_sync(TaskMessage(name="tests.noop", id="refused"))
+    assert backend.get_status_sync("refused") is None
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mariadb"], indirect=True)
