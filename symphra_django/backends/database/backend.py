@@ -122,6 +122,8 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         self.keep_history = bool(keep_history)
         self._dialect: sql.Dialect | None = None
         self._next_expiry = 0.0
+        #: Queues whose last claim came back full (see claims_lock_database).
+        self._draining: set[str] = set()
 
     def describe(self) -> str:
         return f"{type(self).__name__}({self.alias}, database={self.database!r})"
@@ -273,6 +275,10 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
             expires = now + lease
             lease_params = [token, self._db_time(connection, expires), db_now]
             with sql.cursor_for(dialect, connection) as cursor:
+                if dialect.claims_lock_database and queue_name not in self._draining:
+                    cursor.execute(dialect.select_due, [queue_name, db_now, 1])
+                    if not cursor.fetchall():
+                        return expires, []
                 if dialect.claim_returns:
                     cursor.execute(
                         dialect.claim(), [*lease_params, queue_name, db_now, max_items]
@@ -290,6 +296,11 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
                 return expires, [(r[0], r[1], min(r[2] + 1, sql.MAX_ATTEMPTS_COUNT), r[3]) for r in rows]
 
         expires, rows = self._run(claim)
+        # A full batch: more is likely due, so the next claim skips the look.
+        if len(rows) >= max_items:
+            self._draining.add(queue_name)
+        else:
+            self._draining.discard(queue_name)
         tasks: list[tuple[int, TaskMessage]] = []
         for task_id, payload, attempts, seq in rows:
             task = self.decode_stored(payload, (task_id, token), queue=queue_name, task_id=task_id)

@@ -69,6 +69,9 @@ class Dialect:
     #: Whether the backend waits for a write lock itself, in short steps,
     #: instead of in the engine's busy handler (see ``SQLiteDialect``).
     polls_for_locks = False
+    #: Whether a claim takes a database-wide write lock even when nothing is
+    #: due (SQLite): the backend then looks for a due task with a read first.
+    claims_lock_database = False
 
     #: Whether the backend may run these statements on the DB-API connection
     #: itself (``NativeCursor``) rather than through Django's cursor wrapper.
@@ -270,6 +273,11 @@ class SQLiteDialect(Dialect):
     # off around its own statements and retries every fraction of a
     # millisecond, within the connection's ``timeout``.
     polls_for_locks = True
+    # Any write statement takes SQLite's one writer lock as it starts, even
+    # an UPDATE that matches no row: an idle worker's claim would hold up the
+    # producers' inserts and the acknowledgements on every poll. A read
+    # (no lock in WAL mode) looks for a due task first.
+    claims_lock_database = True
     # Django's cursor wrapper costs about as much Python per statement as
     # SQLite takes to run a small insert (placeholder rewriting by regex,
     # wrappers, per-call checks); see NativeCursor.

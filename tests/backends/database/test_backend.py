@@ -117,6 +117,22 @@ def test_a_locked_sqlite_database_is_waited_for_and_the_connections_busy_timeout
     assert busy_timeout_ms(connection) == 20_000
 
 
+def test_a_claim_on_sqlite_with_nothing_due_waits_for_no_write_lock(sqlite_db, monkeypatch):
+    # An idle worker polls: a write statement would queue behind (and hold
+    # up) every producer's insert, even when it matches no row.
+    backend = DatabaseBackend(database=sqlite_db, keep_history=False)
+    backend.enqueue_sync(TaskMessage(name="tests.noop", id="later", scheduled_time=time.time() + 3600))
+    connection = connections[sqlite_db]
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.1)
+    holder = hold_sqlite_write_lock(connection)
+    try:
+        assert backend.dequeue_sync(10) == []
+    finally:
+        holder.close()
+    backend.enqueue_sync(TaskMessage(name="tests.noop", id="now"))
+    assert [t.id for t in backend.dequeue_sync(10)] == ["now"]
+
+
 def test_a_sqlite_lock_held_past_the_connections_timeout_is_raised(sqlite_db, monkeypatch):
     backend = DatabaseBackend(database=sqlite_db)
     connection = connections[sqlite_db]
@@ -274,7 +290,8 @@ def test_statements_are_seen_by_the_connections_execute_wrappers(sqlite_db):
     with connections[sqlite_db].execute_wrapper(record):
         backend.enqueue_sync(TaskMessage(name="tests.noop", id="watched"))
         backend.acknowledge_sync(backend.dequeue_sync(1)[0])
-    assert [sql.split()[0] for sql in seen if "symphra_task_queue" in sql] == ["INSERT", "SELECT", "UPDATE", "UPDATE"]
+    # insert; leases to expire?; anything due?; claim; acknowledge
+    assert [sql.split()[0] for sql in seen if "symphra_task_queue" in sql] == ["INSERT", "SELECT", "SELECT", "UPDATE", "UPDATE"]
 
 
 def test_statements_are_logged_with_the_connections_queries_under_debug(sqlite_db):
