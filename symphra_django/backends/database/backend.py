@@ -58,8 +58,6 @@ EXPIRED_PER_CLAIM = 100
 EXPIRY_INTERVAL = 0.05
 #: Retries of a statement that found the database locked (SQLite) or deadlocked.
 LOCK_RETRIES = 60
-#: Seconds between two looks at SQLite's write lock (``_run_polling``).
-LOCK_POLL = 0.0005
 MAX_ID_LENGTH = QueuedTask._meta.get_field("id").max_length
 
 _seq_lock = threading.Lock()
@@ -79,9 +77,7 @@ def next_seqs(count: int) -> int:
     return first
 
 
-def _is_lock_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "deadlock" in text or "lock wait timeout" in text
+_is_lock_error = sql.is_lock_error
 
 
 class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
@@ -150,7 +146,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         retried: the transaction is the caller's to redo."""
         connection = self.connection
         if self.dialect.polls_for_locks and not connection.in_atomic_block:
-            return self._run_polling(operation, connection)
+            return sql.poll_for_lock(self.dialect, connection, operation)
         delay = 0.002
         reconnected = False
         for attempt in itertools.count():
@@ -174,28 +170,6 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
                     continue
                 raise
         raise AssertionError("unreachable")
-
-    def _run_polling(
-        self, operation: Callable[[BaseDatabaseWrapper], T], connection: BaseDatabaseWrapper
-    ) -> T:
-        """``_run`` on SQLite: the engine's busy handler off, the write lock
-        retried every ~0.5 ms until the connection's ``timeout`` is spent
-        (``SQLiteDialect.polls_for_locks`` says why)."""
-        dialect = self.dialect
-        budget = dialect.busy_timeout(connection)
-        deadline = time.monotonic() + budget
-        dialect.set_busy_timeout(connection, 0)
-        try:
-            while True:
-                try:
-                    return operation(connection)
-                except OperationalError as exc:
-                    if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                        raise
-                time.sleep(LOCK_POLL * random.uniform(0.5, 1.5))
-        finally:
-            if connection.connection is not None:
-                dialect.set_busy_timeout(connection, budget)
 
     # -- producing ------------------------------------------------------------
 

@@ -17,17 +17,23 @@ value is a query parameter. Status values are constants of this module.
 
 from __future__ import annotations
 
+import random
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from symphra_django.backends.sql_names import TableNames
 from symphra_django.models import QueuedTask
 from symphra_django.utils.times import model_datetime
+
+T = TypeVar("T")
 
 # str() of a choices member is its value (``.value`` would be the same, but
 # without django-stubs the type checker sees the (value, label) tuple).
@@ -294,6 +300,41 @@ class SQLiteDialect(Dialect):
     def set_busy_timeout(self, connection: BaseDatabaseWrapper, seconds: float) -> None:
         connection.ensure_connection()
         connection.connection.execute(busy_timeout_pragma(seconds))
+
+
+#: Seconds between two looks at SQLite's write lock (``poll_for_lock``).
+LOCK_POLL = 0.0005
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether a database error says a lock was not granted (SQLite's
+    "database is locked", a broken deadlock, MySQL's lock wait timeout)."""
+    text = str(exc).lower()
+    return "locked" in text or "deadlock" in text or "lock wait timeout" in text
+
+
+def poll_for_lock(dialect: Dialect, connection: BaseDatabaseWrapper, operation: Callable[[BaseDatabaseWrapper], T]) -> T:
+    """Run ``operation(connection)``; on a dialect that ``polls_for_locks``
+    (SQLite) with the engine's busy handler off, retrying a write lock not
+    granted every ~0.5 ms until the connection's ``timeout`` is spent
+    (``SQLiteDialect.polls_for_locks`` says why). Inside the caller's
+    transaction, or on other engines, it just runs."""
+    if not dialect.polls_for_locks or connection.in_atomic_block:
+        return operation(connection)
+    budget = dialect.busy_timeout(connection)
+    deadline = time.monotonic() + budget
+    dialect.set_busy_timeout(connection, 0)
+    try:
+        while True:
+            try:
+                return operation(connection)
+            except OperationalError as exc:
+                if not is_lock_error(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(LOCK_POLL * random.uniform(0.5, 1.5))
+    finally:
+        if connection.connection is not None:
+            dialect.set_busy_timeout(connection, budget)
 
 
 @lru_cache(maxsize=8)
