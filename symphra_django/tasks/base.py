@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
@@ -160,6 +160,14 @@ class Task:
         """Store a message built by :meth:`message` on this task's backend."""
         from symphra_django.backends import backends
 
+        self._warn_if_undiscoverable()
+        backend = backends[self.backend]
+        message.created = backend.enqueue_sync(message)
+        if task_enqueued.receivers:
+            task_enqueued.emit(backend, message, self, created=message.created, scheduled_time=message.scheduled_time)
+        return message
+
+    def _warn_if_undiscoverable(self) -> None:
         if self._discoverable is None and not self.discoverable:
             logger.warning(
                 "task %s is declared in module %r, which belongs to no app in INSTALLED_APPS: "
@@ -167,15 +175,67 @@ class Task:
                 "to INSTALLED_APPS (runscheduler imports the tasks.py of every installed app).",
                 self.name, self.module,
             )
-        backend = backends[self.backend]
-        message.created = backend.enqueue_sync(message)
-        if task_enqueued.receivers:
-            task_enqueued.emit(backend, message, self, created=message.created, scheduled_time=message.scheduled_time)
-        return message
 
     async def aenqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
         """``enqueue`` for async code."""
         return await sync_to_async(self.enqueue)(*args, **kwargs)
+
+    def enqueue_many(self, calls: Iterable[Sequence[Any] | Mapping[str, Any]], **options: Any) -> list[TaskMessage]:
+        """Queue several calls of this task in one round trip to its backend
+        (one statement, pipeline or publish batch per few hundred tasks);
+        returns the messages built, in order.
+
+        Each call is a tuple or list of positional arguments, or a dict of
+        keyword arguments. Options (keywords) apply to every call:
+        ``run_at``, ``delay``, ``priority``, ``queue``. Every call is
+        checked before any is stored: one refused call stores none. Each
+        message gets a new id, so none is de-duplicated; ``created`` stays
+        None (the backend counts the new ones, it does not name them).
+        """
+        return self._store_many(self._messages(calls, options))
+
+    async def aenqueue_many(
+        self, calls: Iterable[Sequence[Any] | Mapping[str, Any]], **options: Any
+    ) -> list[TaskMessage]:
+        """``enqueue_many`` for async code."""
+        return await sync_to_async(self.enqueue_many)(calls, **options)
+
+    def _messages(self, calls: Iterable[Sequence[Any] | Mapping[str, Any]], options: dict[str, Any]) -> list[TaskMessage]:
+        unknown = sorted(set(options) - set(ENQUEUE_OPTIONS))
+        if unknown or "task_id" in options:
+            raise EnqueueError(
+                f"enqueue_many of task {self.name!r} takes the options run_at, delay, priority and queue; "
+                f"got {', '.join(map(repr, unknown or ['task_id']))}"
+                + (" (ids are per call: enqueue each call with its task_id)" if "task_id" in options else "")
+            )
+        shared = EnqueueOptions(**options) if options else NO_OPTIONS
+        messages = []
+        for index, call in enumerate(calls):
+            if isinstance(call, Mapping):
+                args: tuple | list = ()
+                kwargs = dict(call)
+            elif isinstance(call, (list, tuple)):
+                args, kwargs = call, {}
+            else:
+                raise EnqueueError(
+                    f"call {index} of enqueue_many of task {self.name!r} is a {type(call).__name__}; pass a tuple "
+                    "or list of positional arguments, or a dict of keyword arguments, e.g. [(1,), (2,)]"
+                )
+            messages.append(self.message(args, kwargs, shared))
+        return messages
+
+    def _store_many(self, messages: list[TaskMessage]) -> list[TaskMessage]:
+        from symphra_django.backends import backends
+
+        if not messages:
+            return messages
+        self._warn_if_undiscoverable()
+        backend = backends[self.backend]
+        backend.enqueue_many_sync(messages)
+        if task_enqueued.receivers:
+            for message in messages:
+                task_enqueued.emit(backend, message, self, created=None, scheduled_time=message.scheduled_time)
+        return messages
 
     def _split_options(self, kwargs: dict[str, Any]) -> tuple[EnqueueOptions, dict[str, Any]]:
         if not kwargs:
@@ -214,6 +274,11 @@ class BoundTask:
 
     async def aenqueue(self, *args: Any, **kwargs: Any) -> TaskMessage:
         return await sync_to_async(self.enqueue)(*args, **kwargs)
+
+    def enqueue_many(self, calls: Iterable[Sequence[Any] | Mapping[str, Any]]) -> list[TaskMessage]:
+        """:meth:`Task.enqueue_many` with these options."""
+        options = {k: v for k, v in vars(self.options).items() if v is not None}
+        return self.task._store_many(self.task._messages(calls, options))
 
 
 # -- validation of calls -------------------------------------------------------

@@ -53,6 +53,47 @@ def test_enqueue_with_a_known_id_is_a_noop(memory):
     assert memory.get_queue_size_sync() == 1
 
 
+def test_enqueue_many_stores_every_call_in_one_backend_call(memory, monkeypatch):
+    calls = []
+    original = type(memory).enqueue_many_sync
+    monkeypatch.setattr(type(memory), "enqueue_many_sync",
+                        lambda self, tasks: calls.append(len(tasks)) or original(self, tasks))
+    messages = send_email.enqueue_many([("a@example.com",), ["b@example.com"], {"address": "c@example.com"}])
+    assert calls == [3]
+    got = memory.dequeue_sync(10, queue="emails")
+    assert [(m.args, m.kwargs) for m in got] == [
+        (["a@example.com"], {}), (["b@example.com"], {}), ([], {"address": "c@example.com"}),
+    ]
+    assert [m.id for m in messages] == [m.id for m in got]
+    assert all(m.created is None for m in messages)
+
+
+def test_enqueue_many_options_apply_to_every_call(memory):
+    messages = remember.enqueue_many([(1,), (2,)], priority=50, queue="reports", delay=60)
+    assert {(m.priority, m.queue) for m in messages} == {(50, "reports")}
+    assert all(memory.get_status_sync(m.id, "reports") == "delayed" for m in messages)
+    bound = remember.using(priority=-5).enqueue_many([(3,)])
+    assert bound[0].priority == -5
+
+
+def test_enqueue_many_checks_every_call_before_storing_any(memory):
+    with pytest.raises(EnqueueError, match=r"positional argument 0 of task .* is not JSON"):
+        remember.enqueue_many([(1,), (object(),)])
+    with pytest.raises(EnqueueError, match=r"call 1 of enqueue_many .* is a str; pass a tuple"):
+        remember.enqueue_many([(1,), "2"])
+    with pytest.raises(EnqueueError, match=r"ids are per call"):
+        remember.enqueue_many([(1,)], task_id="x")
+    with pytest.raises(EnqueueError, match=r"'prioritty'"):
+        remember.enqueue_many([(1,)], prioritty=5)
+    assert memory.get_queue_size_sync() == 0
+    assert remember.enqueue_many([]) == []
+
+
+def test_aenqueue_many_from_async_code(memory):
+    messages = asyncio.run(async_remember.aenqueue_many([("x",), ("y",)]))
+    assert [memory.get_status_sync(m.id) for m in messages] == ["ready", "ready"]
+
+
 def test_aenqueue_from_async_code(memory):
     message = asyncio.run(async_remember.aenqueue("x"))
     assert memory.get_status_sync(message.id) == "ready"
