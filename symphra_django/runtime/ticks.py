@@ -1,7 +1,8 @@
 """The tick ledger: which periodic ticks were enqueued, shared by schedulers.
 
-``claim(name, tick)`` moves a schedule's ``last_tick`` forward in one
-conditional UPDATE and says whether this caller won. Several schedulers on
+``claim(name, tick, next_run=...)`` moves a schedule's ``last_tick`` forward
+(and records when its next tick is due) in one conditional UPDATE and says
+whether this caller won. Several schedulers on
 several hosts race for the same tick; exactly one wins it, and a slower one
 cannot enqueue a tick that already ran and was acknowledged (the ledger
 outlives the task, which C2's de-duplication alone does not).
@@ -51,24 +52,24 @@ class DatabaseLedger:
     def enabled(self, names: list[str]) -> dict[str, bool]:
         return dict(self._manager().filter(name__in=names).values_list("name", "enabled"))
 
-    def claim(self, name: str, tick: float, by: str = "") -> bool:
-        """Whether this caller won ``tick`` of ``name``; ``by`` (``host:pid``)
-        is recorded as the tick's holder (the admin's Workers page shows it)."""
+    def claim(self, name: str, tick: float, by: str = "", *, next_run: float | None = None) -> bool:
+        """Move ``last_tick`` to ``tick`` if it is older; True if this caller
+        won. ``by`` (``host:pid``) is recorded as the tick's holder (the
+        admin's Workers page shows it), and ``next_run`` (when the following
+        tick is due) with it."""
         when = model_datetime(tick)
         return bool(
             self._manager()
             .filter(name=name)
             .filter(Q(last_tick__lt=when) | Q(last_tick__isnull=True))
-            .update(last_tick=when, last_tick_by=by[:255])
+            .update(last_tick=when, last_tick_by=by[:255],
+                    next_run=None if next_run is None else model_datetime(next_run))
         )
 
     def unclaim(self, name: str, tick: float, previous: float | None) -> None:
         self._manager().filter(name=name, last_tick=model_datetime(tick)).update(
             last_tick=None if previous is None else model_datetime(previous)
         )
-
-    def set_next_run(self, name: str, tick: float | None) -> None:
-        self._manager().filter(name=name).update(next_run=None if tick is None else model_datetime(tick))
 
     def record_outcome(self, name: str, *, ok: bool, error: str | None, duration: float, at: float) -> None:
         self._manager().filter(name=name).update(
@@ -102,7 +103,7 @@ class MemoryLedger:
     def enabled(self, names: list[str]) -> dict[str, bool]:
         return {name: name not in self.disabled for name in names}
 
-    def claim(self, name: str, tick: float, by: str = "") -> bool:
+    def claim(self, name: str, tick: float, by: str = "", *, next_run: float | None = None) -> bool:
         with self._lock:
             last = self._ticks.get(name)
             if last is not None and last >= tick:
@@ -118,9 +119,6 @@ class MemoryLedger:
                     self._ticks.pop(name, None)
                 else:
                     self._ticks[name] = previous
-
-    def set_next_run(self, name: str, tick: float | None) -> None:
-        pass
 
     def record_outcome(self, name: str, *, ok: bool, error: str | None, duration: float, at: float) -> None:
         self.outcomes[name] = {"ok": ok, "error": error, "duration": duration, "at": at}

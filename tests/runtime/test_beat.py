@@ -153,3 +153,152 @@ def test_a_failed_enqueue_gives_the_tick_back(registry):
     with pytest.raises(ConnectionError):
         beat_for(registry, Down(), ledger).run_pending(T0)
     assert ledger.last_tick("t.every10") is None
+
+
+# -- planning ahead: reads before the due instant, claim and enqueue at it -------------------
+
+
+class Clock:
+    """The beat's clock and sleep: sleeping moves the time on, by ``pace``
+    of what was asked (below 1: a sleep that returns early)."""
+
+    def __init__(self, now: float, pace: float = 1.0, during_sleep=None) -> None:
+        self.now = now
+        self.pace = pace
+        self.during_sleep = during_sleep
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> bool:
+        if self.during_sleep is not None:
+            self.during_sleep()
+        self.now += max(seconds * self.pace, 1e-4)
+        return False
+
+
+class Timed:
+    """Records when (on the clock) the ledger is read and claimed and the backend enqueues."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.events: list[tuple[str, float]] = []
+
+    def ledger(self, ledger=None):
+        timed = self
+        base = type(ledger) if ledger is not None else MemoryLedger
+
+        class TimedLedger(base):
+            def last_ticks(self, names):
+                timed.events.append(("read", timed.clock.now))
+                return super().last_ticks(names)
+
+            def claim(self, name, tick, **kwargs):
+                won = super().claim(name, tick, **kwargs)
+                timed.events.append(("claim" if won else "lost", timed.clock.now))
+                return won
+
+        made = TimedLedger()
+        if ledger is not None:
+            made.__dict__.update(ledger.__dict__)
+        return made
+
+    def backend(self):
+        timed = self
+
+        class TimedBackend(MemoryBackend):
+            def enqueue_sync(self, task, scheduled_time=None, priority=None):
+                timed.events.append(("enqueue", timed.clock.now))
+                return super().enqueue_sync(task, scheduled_time, priority)
+
+        return TimedBackend()
+
+
+def every_second(registry, **options):
+    def job(): ...
+
+    # Nothing here runs the ticks: earlier runs must not make later ticks skip.
+    options.setdefault("max_instances", 100)
+    return declare(job, name="t.second", schedule=CronSchedule("* * * * * *", "UTC"), target=registry, **options)
+
+
+def planning_beat(registry, backend, ledger, clock, lead=0.1):
+    return Beat(registry, lambda task: backend, ledger, lead=lead, clock=clock, sleep=clock.sleep)
+
+
+def test_the_beat_reads_before_a_tick_is_due_and_only_claims_and_enqueues_at_its_due_instant(registry):
+    every_second(registry)
+    clock = Clock(T0 + 0.5)
+    timed = Timed(clock)
+    backend = timed.backend()
+    beat = planning_beat(registry, backend, timed.ledger(), clock)
+    assert beat.step() == pytest.approx(0.4)  # T0 was due: enqueued at once; wake 0.1 s before T0 + 1
+    timed.events.clear()
+    clock.now += 0.4
+    assert beat.step() == pytest.approx(0.9)  # the next wake-up: 0.1 s before T0 + 2
+    assert timed.events == [("read", pytest.approx(T0 + 0.9, abs=1e-6)), ("claim", T0 + 1), ("enqueue", T0 + 1)]
+    assert ids(backend) == [tick_id("t.second", T0), tick_id("t.second", T0 + 1)]
+
+
+def test_a_tick_read_ahead_is_never_enqueued_before_it_is_due_even_if_sleep_returns_early(registry):
+    every_second(registry)
+    clock = Clock(T0 + 0.9, pace=0.5)
+    timed = Timed(clock)
+    beat = planning_beat(registry, timed.backend(), timed.ledger(MemoryLedger()), clock)
+    beat.ledger.claim("t.second", T0)
+    beat.step()
+    [(_, enqueued_at)] = [event for event in timed.events if event[0] == "enqueue"]
+    assert T0 + 1 <= enqueued_at < T0 + 1.001
+
+
+def test_three_beats_reading_the_same_tick_ahead_enqueue_it_once(registry):
+    every_second(registry)
+    clock = Clock(T0 + 0.95)
+    timed = Timed(clock)
+    backend = timed.backend()
+    ledger = MemoryLedger()
+    ledger.claim("t.second", T0)
+    beats = [planning_beat(registry, backend, ledger, clock) for _ in range(3)]
+    for beat in beats:
+        clock.now = T0 + 0.95  # all three read before the tick, then race for it
+        beat.step()
+    assert ids(backend) == [tick_id("t.second", T0 + 1)]
+    assert sum(beat.enqueued for beat in beats) == 1
+
+
+def test_a_run_that_ends_while_the_beat_waits_for_the_next_tick_does_not_make_it_skip(registry):
+    every_10s(registry, max_instances=1)
+    backend = MemoryBackend()
+    running = []
+    clock = Clock(T0 + 0.5, during_sleep=lambda: [backend.acknowledge_sync(m) for m in running])
+    beat = planning_beat(registry, backend, MemoryLedger(), clock)
+    beat.step()
+    running.extend(backend.dequeue_sync())  # T0's run: still going when T0 + 10 is read ahead
+    clock.now = T0 + 9.95
+    beat.step()  # the run ends while the beat sleeps until T0 + 10
+    assert ids(backend) == [tick_id("t.every10", T0 + 10)]
+
+
+def test_ticks_closer_together_than_the_lead_all_run(registry):
+    def job(): ...
+
+    declare(job, name="t.fast", schedule=IntervalSchedule(0.05), target=registry, max_instances=100)
+    clock = Clock(T0 + 0.001)
+    backend = MemoryBackend()
+    beat = planning_beat(registry, backend, MemoryLedger(), clock, lead=0.1)
+    while clock.now < T0 + 0.5:
+        clock.sleep(beat.step())
+    expected = [tick_id("t.fast", T0 + 0.05 * n) for n in range(11)]
+    assert sorted(ids(backend))[: len(expected)] == sorted(expected)
+
+
+def test_a_beat_stopped_while_it_waits_for_a_tick_does_not_enqueue_it(registry):
+    every_second(registry)
+    backend = MemoryBackend()
+    ledger = MemoryLedger()
+    ledger.claim("t.second", T0)
+    clock = Clock(T0 + 0.95)
+    beat = Beat(registry, lambda task: backend, ledger, clock=clock, sleep=lambda seconds: True)
+    beat.step()
+    assert ids(backend) == []
+    assert ledger.last_tick("t.second") == T0
