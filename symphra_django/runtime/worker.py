@@ -211,6 +211,8 @@ class WorkerPool:
         pause = 0.0
         # Each thread starts at another queue so that queues share the threads.
         turn = index
+        # Whether this thread's last wait ended with a ring (work announced).
+        rung = False
         try:
             while not self._stopping.is_set():
                 queue = self.queues[turn % len(self.queues)]
@@ -218,7 +220,7 @@ class WorkerPool:
                 batch = self._claim(queue)
                 if batch is None:  # backend error: back off
                     pause = min(max(pause * 2, 0.1), 5.0)
-                    self._doorbell.wait(pause)
+                    rung = self._doorbell.wait(pause)
                     continue
                 if not batch:
                     if turn % len(self.queues) == index % len(self.queues):
@@ -234,10 +236,15 @@ class WorkerPool:
                             pause = BUSY_POLL
                         else:
                             pause = min(max(pause * 2, 0.001), self.poll_interval)
-                        self._doorbell.wait(pause)
+                        rung = self._doorbell.wait(pause)
                     continue
                 pause = 0.0
-                self._last_work = time.monotonic()
+                if not rung:
+                    # Found by looking, not announced by a ring (a local
+                    # enqueue, a periodic tick of this process): while such
+                    # work keeps coming, one thread polls fast (BUSY_POLL).
+                    self._last_work = time.monotonic()
+                rung = False
                 if len(batch) == self.batch_size:
                     # A full batch: more may be waiting; bring in a helper.
                     self._doorbell.set()

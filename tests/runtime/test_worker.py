@@ -262,3 +262,32 @@ def test_the_connections_checked_after_each_task_are_those_django_knows_the_thre
     thread.start()
     thread.join()
     assert seen == [True, True]
+
+
+@pytest.mark.parametrize(("rings", "polls_fast"), [(True, False), (False, True)])
+def test_only_work_found_by_looking_keeps_a_thread_polling_fast(events, rings, polls_fast):
+    # A backend that cannot wake workers for every arrival: a thread polls
+    # every millisecond for a while after it found work by looking, since
+    # more may follow the same way. Work announced by a ring (a tick this
+    # process enqueued) needs no such watch: it rings again.
+    from symphra_django.backends.memory import MemoryBackend
+    from symphra_django.runtime.worker import WorkerPool
+
+    class Quiet(MemoryBackend):
+        wakes_workers = False
+
+        def add_listener(self, event):
+            if rings:
+                super().add_listener(event)
+
+    backend = Quiet()
+    pool = WorkerPool(backend, ["default"], concurrency=1, poll_interval=30)
+    pool.start()
+    try:
+        # Backed off (1, 2, 4 … ms): the thread is asleep, not mid-claim, when the task comes.
+        time.sleep(0.5)
+        backend.enqueue_sync(sample.remember.message((6,), {}, sample_options()))
+        wait_until(lambda: events, timeout=5, interval=0.005, message="the task to run")
+        assert (pool._last_work > 0) is polls_fast
+    finally:
+        pool.stop(5)
