@@ -68,6 +68,30 @@ def test_lease_expiry_reads_the_lease_index(engine):
     assert "symphra_lease_idx" in plan
 
 
+def test_acknowledgements_find_their_rows_by_primary_key_not_by_scanning_leases(engine):
+    # SQLite has no statistics on a queue table: its planner took the partial
+    # lease index for "in flight, not expired, id IN (...)" and every
+    # acknowledgement read all leased rows while holding the write lock.
+    backend = DatabaseBackend(database=engine)
+    fill(backend, 2000)
+    claimed = backend.dequeue_sync(500, lease_seconds=600)
+    now = backend._db_time(connections[engine], time.time())
+    ids = [task.id for task in claimed[:4]]
+    for statement, params in (
+        (backend.dialect.finish(4, True), [now, now, claimed[0].lease_token, now, *ids]),
+        (backend.dialect.finish(4, False), [claimed[0].lease_token, now, *ids]),
+    ):
+        plan = explain(engine, statement, params, "symphra_task_queue")
+        by_id = {
+            "sqlite": "USING INDEX sqlite_autoindex_symphra_task_queue_1 (id=?)",
+            "postgresql": "Index Cond: ((id)::text = ANY",
+            "mysql": "PRIMARY",
+        }[connections[engine].vendor]
+        assert by_id in plan, plan
+        if connections[engine].vendor == "sqlite":
+            assert "symphra_lease_idx" not in plan, plan
+
+
 def test_the_lease_index_holds_in_flight_rows_only_where_the_engine_has_partial_indexes(engine):
     connection = connections[engine]
     with connection.cursor() as cursor:
