@@ -35,6 +35,7 @@ from symphra_django.backends.workers import RunningTask
 from symphra_django.messages import TaskMessage
 from symphra_django.runtime.acknowledger import Acknowledger
 from symphra_django.runtime.doorbell import Doorbell
+from symphra_django.runtime.engagement import Engagement
 from symphra_django.runtime.metrics import Metrics
 from symphra_django.runtime.runner import Runner
 from symphra_django.signals import task_failed, task_lease_lost, task_retried, task_started, task_succeeded
@@ -140,6 +141,9 @@ class WorkerPool:
         self.housekeeping_interval = housekeeping_interval
         self._stopping = threading.Event()
         self._doorbell = Doorbell(concurrency)
+        # Up to ``concurrency`` threads claim: as many as make tasks finish
+        # sooner (runtime/engagement.py says how that is judged).
+        self.engagement = Engagement(concurrency)
         self._threads: list[threading.Thread] = []
         self._keeper: threading.Thread | None = None
         self._keeper_stop = threading.Event()
@@ -173,6 +177,7 @@ class WorkerPool:
         True if all threads finished."""
         self._stopping.set()
         self._doorbell.open()
+        self.engagement.stop()
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -214,46 +219,61 @@ class WorkerPool:
         # Whether this thread's last wait ended with a ring (work announced).
         rung = False
         try:
+            engagement = self.engagement
             while not self._stopping.is_set():
+                if not engagement.admits(index):
+                    if rung:
+                        # The ring announced work that another thread must
+                        # now take.
+                        self._doorbell.set()
+                        rung = False
+                    engagement.wait_turn(index)
+                    continue
                 queue = self.queues[turn % len(self.queues)]
                 turn += 1
-                batch = self._claim(queue)
-                if batch is None:  # backend error: back off
-                    pause = min(max(pause * 2, 0.1), 5.0)
-                    rung = self._doorbell.wait(pause)
-                    continue
-                if not batch:
-                    if turn % len(self.queues) == index % len(self.queues):
-                        # A full round over every queue found nothing.
-                        if self.backend.wakes_workers:
-                            # Every arrival rings the doorbell: polling in
-                            # between would only spend CPU.
-                            pause = self.poll_interval
-                        elif index == 0 and time.monotonic() - self._last_work < BUSY_WINDOW:
-                            # While work keeps coming, one thread keeps polling
-                            # briefly so that a new task waits ~1 ms, not a
-                            # grown idle pause; the others back off.
-                            pause = BUSY_POLL
-                        else:
-                            pause = min(max(pause * 2, 0.001), self.poll_interval)
-                        rung = self._doorbell.wait(pause)
-                    continue
-                pause = 0.0
-                if not rung:
-                    # Found by looking, not announced by a ring (a local
-                    # enqueue, a periodic tick of this process): while such
-                    # work keeps coming, one thread polls fast (BUSY_POLL).
-                    self._last_work = time.monotonic()
-                rung = False
-                if len(batch) == self.batch_size:
-                    # A full batch: more may be waiting; bring in a helper.
-                    self._doorbell.set()
+                engagement.begin()
+                ran = 0
                 try:
-                    self._run_batch(batch, runner)
+                    batch = self._claim(queue)
+                    if batch:
+                        pause = 0.0
+                        if not rung:
+                            # Found by looking, not announced by a ring (a
+                            # local enqueue, a periodic tick of this process):
+                            # while such work keeps coming, one thread polls
+                            # fast (BUSY_POLL).
+                            self._last_work = time.monotonic()
+                        rung = False
+                        if len(batch) == self.batch_size:
+                            # A full batch: more may be waiting; bring in an
+                            # idle claiming thread.
+                            self._doorbell.set()
+                        ran = len(batch)
+                        self._run_batch(batch, runner)
                 except Exception:  # a worker thread must outlive any one batch
                     logger.error("worker thread %s: unexpected error while running a batch; the "
                                  "tasks it did not answer will be delivered again when their leases "
                                  "expire", index, exc_info=True)
+                    continue
+                finally:
+                    engagement.end(ran)
+                if batch is None:  # backend error: back off
+                    pause = min(max(pause * 2, 0.1), 5.0)
+                    rung = self._doorbell.wait(pause)
+                elif not batch and turn % len(self.queues) == index % len(self.queues):
+                    # A full round over every queue found nothing.
+                    if self.backend.wakes_workers:
+                        # Every arrival rings the doorbell: polling in
+                        # between would only spend CPU.
+                        pause = self.poll_interval
+                    elif index == 0 and time.monotonic() - self._last_work < BUSY_WINDOW:
+                        # While work keeps coming, one thread keeps polling
+                        # briefly so that a new task waits ~1 ms, not a
+                        # grown idle pause; the others back off.
+                        pause = BUSY_POLL
+                    else:
+                        pause = min(max(pause * 2, 0.001), self.poll_interval)
+                    rung = self._doorbell.wait(pause)
         finally:
             runner.close()
             from django.db import connections

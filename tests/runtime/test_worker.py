@@ -223,9 +223,10 @@ def test_idle_threads_do_not_poll_a_backend_that_wakes_them(events):
     pool.start()
     try:
         time.sleep(0.5)
-        # One look each on start, then asleep until rung (a 1, 2, 4 … ms
-        # back-off would have made about 9 claims per thread by now).
-        assert WakingBackend.claims == 4
+        # One look on start (by the one thread claiming until more would
+        # help), then asleep until rung: a 1, 2, 4 … ms back-off would have
+        # made about 9 claims by now.
+        assert WakingBackend.claims == 1
         backend.enqueue_sync(sample.remember.message((6,), {}, sample_options()))
         wait_until(lambda: events, timeout=5, interval=0.005, message="the task to run")
         assert events == [("remember", 6)]
@@ -291,3 +292,13 @@ def test_only_work_found_by_looking_keeps_a_thread_polling_fast(events, rings, p
         assert (pool._last_work > 0) is polls_fast
     finally:
         pool.stop(5)
+
+
+def test_tasks_that_wait_spread_over_every_thread_of_the_pool(memory, events):
+    # One thread claims at first; threads whose tasks leave the CPU idle
+    # (sleeping, waiting on I/O) bring in the others.
+    for i in range(24):
+        sample.sleep_on_thread.enqueue(0.1, str(i))
+    burst(workers=4, batch_size=1)
+    assert len(events) == 24
+    assert {thread for _, thread, _ in events} == {f"symphra-worker-{i}" for i in range(4)}

@@ -81,6 +81,12 @@ def sleep_for(seconds: float, label: str = "") -> None:
 
 
 @task
+def sleep_on_thread(seconds: float, label: str = "") -> None:
+    time.sleep(seconds)
+    record("slept on", threading.current_thread().name, label)
+
+
+@task
 def write_row(key: str, sleep: float = 0.0) -> None:
     """Counts a run in the database (for tests across processes)."""
     if sleep:

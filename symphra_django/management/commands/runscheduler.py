@@ -44,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="append", dest="queues", metavar="NAME",
                             help="Queue to consume; repeat for several (default: every known queue).")
         parser.add_argument("--workers", type=int, metavar="N",
-                            help="Worker threads per process (default: SYMPHRA['WORKERS']).")
+                            help="Worker threads per process, at most; more than one claim only while they help (default: SYMPHRA['WORKERS']).")
         parser.add_argument("--processes", type=int, metavar="N",
                             help="Worker processes, for several cores (default: SYMPHRA['PROCESSES']).")
         parser.add_argument("--batch-size", type=int, metavar="N",
