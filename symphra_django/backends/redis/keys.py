@@ -78,12 +78,21 @@ def order_head(priority: int, scheduled_time: float) -> str:
     return f"{PRIORITY_OFFSET - priority:07d}{micros:017d}"
 
 
+#: The shared helper files in front of each script. Redis runs a script's
+#: whole chunk on every call, defining each helper anew, so a script gets the
+#: lease and delivery-state helpers (_delivery.lua) only if it uses them.
+SCRIPT_PARTS = {
+    name: ("_common", "_delivery") if name in {"claim", "reject", "extend", "inspect"} else ("_common",)
+    for name in SCRIPT_NAMES
+}
+
+
 @cache
 def script_source(name: str) -> str:
-    """The Lua source of script ``name``, with the shared helpers in front."""
+    """The Lua source of script ``name``, with the shared helpers it uses in front."""
     folder = files(__package__).joinpath("lua")
-    common = folder.joinpath("_common.lua").read_text(encoding="utf-8")
-    return common + "\n" + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    parts = [folder.joinpath(f"{part}.lua").read_text(encoding="utf-8") for part in (*SCRIPT_PARTS[name], name)]
+    return "\n".join(parts)
 
 
 def register_scripts(client: Any) -> dict[str, Any]:

@@ -421,17 +421,28 @@ def later(seconds: float = 3600) -> float:
     return time.time() + seconds
 
 
+def enqueue_new(backend, how: str, scheduled: float | None = None) -> int:
+    """Enqueue new tasks as one task (the script's single-task steps) or a batch of two."""
+    if how == "one":
+        return int(backend.enqueue_sync(TaskMessage(name="t", id="new"), scheduled))
+    batch = [TaskMessage(name="t", id=f"new-{i}") for i in range(2)]
+    for task in batch:
+        task.scheduled_time = time.time() if scheduled is None else scheduled
+    return backend.enqueue_many_sync(batch)
+
+
+@pytest.mark.parametrize("how", ["one", "batch"])
 @pytest.mark.parametrize(("name", "due"), [
     ("tasks", "now"), ("state", "now"), ("ready", "now"), ("seq", "now"), ("failed", "now"),
     ("tasks", "later"), ("state", "later"), ("delayed", "later"), ("seq", "later"), ("failed", "later"),
 ])
-def test_an_enqueue_onto_a_damaged_key_it_uses_writes_nothing(factory, backend, raw, name, due):
+def test_an_enqueue_onto_a_damaged_key_it_uses_writes_nothing(factory, backend, raw, name, due, how):
     enqueue_around(backend)
     backend.enqueue_sync(TaskMessage(name="t", id="waiting"), later())
     damage(factory, raw, name)
     before = snapshot(factory, raw)
     with pytest.raises(redis.ResponseError, match=f"{key(factory, name)}.*storage is damaged"):
-        backend.enqueue_sync(TaskMessage(name="t", id="new"), time.time() if due == "now" else later())
+        enqueue_new(backend, how, time.time() if due == "now" else later())
     assert snapshot(factory, raw) == before
 
 
@@ -446,26 +457,33 @@ def test_a_batch_for_both_indexes_writes_nothing_if_either_is_damaged(factory, b
     assert snapshot(factory, raw) == before
 
 
+@pytest.mark.parametrize("how", ["one", "batch"])
 @pytest.mark.parametrize("value", ["-5", "12x", "007x", "1" * 16, ""])
-def test_an_enqueue_after_a_sequence_that_is_not_a_counter_writes_nothing(factory, backend, raw, value):
+def test_an_enqueue_after_a_sequence_that_is_not_a_counter_writes_nothing(factory, backend, raw, value, how):
     enqueue_around(backend)
     raw.set(key(factory, "seq"), value)
     before = snapshot(factory, raw)
     with pytest.raises(redis.ResponseError, match="not a sequence number: the queue storage is damaged"):
-        backend.enqueue_sync(TaskMessage(name="t", id="new"))
+        enqueue_new(backend, how)
     assert snapshot(factory, raw) == before
 
 
+@pytest.mark.parametrize("how", ["one", "batch"])
 @pytest.mark.parametrize(("name", "due"), [
     ("leases", "now"), ("tokens", "now"), ("failed_at", "now"), ("delayed", "now"), ("ready", "later"),
 ])
-def test_a_damaged_key_an_enqueue_does_not_use_stops_the_next_claim(factory, backend, raw, name, due):
+def test_a_damaged_key_an_enqueue_does_not_use_stops_the_next_claim(factory, backend, raw, name, due, how):
     damage(factory, raw, name)
     scheduled = time.time() - 1 if due == "now" else later(1)
-    assert backend.enqueue_sync(TaskMessage(name="t", id="filed"), scheduled)
-    # Filed whole: payload, state and its index entry, nothing stranded.
-    assert raw.hexists(key(factory, "tasks"), "filed")
-    assert raw.hexists(key(factory, "state"), "filed")
+    filed = enqueue_new(backend, how, scheduled)
+    ids = {f"new-{i}" for i in range(filed)} if how == "batch" else {"new"}
+    assert filed == len(ids)
+    # Filed whole: payload, state and index entry, nothing stranded.
+    index = raw.zrange(key(factory, "ready" if due == "now" else "delayed"), 0, -1)
+    assert {member[ORDKEY_DIGITS:].decode() for member in index} == ids
+    for task_id in ids:
+        assert raw.hexists(key(factory, "tasks"), task_id)
+        assert raw.hexists(key(factory, "state"), task_id)
     if due == "later":
         time.sleep(1.2)
     before = snapshot(factory, raw)
@@ -473,7 +491,7 @@ def test_a_damaged_key_an_enqueue_does_not_use_stops_the_next_claim(factory, bac
         backend.dequeue_sync(5)
     assert snapshot(factory, raw) == before
     raw.delete(key(factory, name))
-    assert [task.id for task in backend.dequeue_sync(5)] == ["filed"]
+    assert {task.id for task in backend.dequeue_sync(5)} == ids
 
 
 def test_an_enqueue_that_files_a_malformed_entry_checks_every_key_first(factory, backend, raw):
