@@ -27,12 +27,6 @@ local WAKE_CHANNEL = string.sub(K_TASKS, 1, -6) .. 'wake'
 -- How much of a malformed id or index member a report quotes.
 local QUOTE = 80
 
-local KEY_TYPES = {
-  [K_TASKS] = 'hash', [K_STATE] = 'hash', [K_READY] = 'zset', [K_DELAYED] = 'zset',
-  [K_LEASES] = 'zset', [K_TOKENS] = 'hash', [K_SEQ] = 'string', [K_FAILED] = 'hash',
-  [K_FAILED_AT] = 'zset',
-}
-
 local function fail_script(message)
   error({err = 'ERR symphra: ' .. message})
 end
@@ -41,6 +35,13 @@ end
 -- that is not a counter: the queue's storage itself is damaged, and a
 -- command failing on it half-way through would strand tasks.
 local function check_keys(...)
+  -- Built here, not with the constants: a script that needs no check (a
+  -- plain enqueue) skips building it on every call.
+  local KEY_TYPES = {
+    [K_TASKS] = 'hash', [K_STATE] = 'hash', [K_READY] = 'zset', [K_DELAYED] = 'zset',
+    [K_LEASES] = 'zset', [K_TOKENS] = 'hash', [K_SEQ] = 'string', [K_FAILED] = 'hash',
+    [K_FAILED_AT] = 'zset',
+  }
   local keys = {...}
   if #keys == 0 then keys = KEYS end
   for _, key in ipairs(keys) do
