@@ -14,7 +14,7 @@
 -- ready and/or delayed zset, and TYPE-ing all nine keys first was about a
 -- fifth of its server time. So it proves each key it writes by a command
 -- that would fail on a wrong type before anything is written: the reads of
--- tasks and seq, one TYPE of state (and of delayed when a batch fills both
+-- tasks, failed and seq, one TYPE of state (and of delayed when a batch fills both
 -- zsets), and its first write, the ZADD of the zset the tasks go to. Such a
 -- failure gives the same "storage is damaged" error check_keys gives. Keys
 -- it does not touch (leases, tokens, failed_at, the other zset) are left to
@@ -64,8 +64,8 @@ end
 local now = server_now()
 
 -- One new task (task.enqueue, nearly every call): the batch steps below for
--- a batch of one, without their bookkeeping tables, which cost a fifth of
--- the script's time. Anything else about it (a duplicate, an id in the
+-- a batch of one, without their bookkeeping tables, which cost a tenth to
+-- a fifth of the script's server time. Anything else about it (a duplicate, an id in the
 -- failed store, a malformed entry) is left to the batch steps.
 if not retry and #ARGV == 7 then
   local id = ARGV[2]
