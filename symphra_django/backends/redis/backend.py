@@ -157,8 +157,8 @@ class RedisBackend(RedisWorkerRegistry, QueueBackend):
 
     def _script(self, name: str, queue: str, args: list[Any]) -> Any:
         keys = queue_keys(self.key_prefix, queue)
-        connection = self._connection
-        return self._call(lambda client: connection.scripts[name](keys=keys, args=args, client=client))
+        run = self._connection.run_script
+        return self._call(lambda client: run(name, client, keys, args))
 
     def _reported(self, name: str, queue: str, args: list[Any]) -> Any:
         """Run a script that replies ``[reply, action, what, reason, ...]``:

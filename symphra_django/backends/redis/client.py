@@ -65,6 +65,7 @@ class ReconnectingClient:
         #: Errors that mean "not reachable right now", as opposed to a bug.
         self.transient = (redis.ConnectionError, redis.TimeoutError, ReadOnlyError, ClusterDownError)
         self._auth_error = redis.AuthenticationError
+        self._no_script = redis.exceptions.NoScriptError
         self.client: Any = None
         self.scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -95,6 +96,20 @@ class ReconnectingClient:
         self.scripts = register_scripts(client)
         self.client = client
         return client
+
+    def run_script(self, name: str, client: Any, keys: tuple[str, ...], args: list[Any]) -> Any:
+        """Run script ``name`` on ``client`` (as :meth:`call` passes it) by EVALSHA.
+
+        The same as calling redis-py's Script object, minus the work that
+        object repeats on every call (an import, copying keys and arguments);
+        a server that lost the script (restarted, SCRIPT FLUSH, a failover)
+        gets it loaded again through that object.
+        """
+        script = self.scripts[name]
+        try:
+            return client.evalsha(script.sha, len(keys), *keys, *args)
+        except self._no_script:
+            return script(keys=keys, args=args, client=client)
 
     def ping_once(self) -> bool:
         """One quick PING (connecting once if needed): for health checks."""

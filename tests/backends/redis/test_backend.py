@@ -66,11 +66,11 @@ def test_in_flight_tasks_are_scored_by_lease_deadline(backend):
 def test_one_claim_call_leases_a_whole_batch_in_one_round_trip(backend):
     backend.enqueue_many_sync([TaskMessage(name="t") for _ in range(40)])
     calls = []
-    scripts = backend._connection.scripts
-    claim = scripts["claim"]
-    scripts["claim"] = lambda **kw: calls.append(kw) or claim(**kw)
+    connection = backend._connection
+    run = connection.run_script
+    connection.run_script = lambda name, *rest: calls.append(name) or run(name, *rest)
     assert len(backend.dequeue_sync(32)) == 32
-    assert len(calls) == 1
+    assert calls == ["claim"]
 
 
 def test_queues_lists_queues_with_pending_or_failed_tasks(backend):
@@ -167,3 +167,14 @@ def test_a_task_enqueued_with_attempts_counts_on_from_them(backend):
     backend.enqueue_sync(TaskMessage(name="t", id="moved", attempts=2, max_attempts=5))
     [got] = backend.dequeue_sync(1)
     assert got.attempts == 3
+
+
+def test_a_script_the_server_does_not_know_is_loaded_and_run(backend):
+    # As after a restart, SCRIPT FLUSH or a failover (without flushing a
+    # server other tests share): the EVALSHA misses, the script is loaded.
+    script = backend._connection.scripts["enqueue"]
+    real = script.sha
+    script.sha = "0" * 40
+    assert backend.enqueue_sync(TaskMessage(name="t", id="reloaded"))
+    assert script.sha == real
+    assert [task.id for task in backend.dequeue_sync(1)] == ["reloaded"]

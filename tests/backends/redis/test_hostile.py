@@ -386,3 +386,144 @@ def test_a_key_of_the_wrong_type_stops_the_script_before_any_write(factory, back
     assert census_without_tokens(factory, raw) == before == {"tasks": 20, "state": 20, "ready": 20}
     assert stranded(factory, raw) == set()
     assert backend.clear_sync() == 20
+
+
+# -- damaged keys under an enqueue ---------------------------------------------------------
+#
+# A plain enqueue (new, well-formed tasks) does not TYPE every key first: the
+# keys it writes are proved by the commands that read them or by its first
+# write, each before anything is written. These pin down that a damaged key
+# still stops it with the same error and no write, and that the keys it does
+# not touch still stop the next script that does.
+
+KEY_ORDER = ("tasks", "state", "ready", "delayed", "leases", "tokens", "seq", "failed", "failed_at")
+
+
+def snapshot(factory, raw) -> dict[str, object]:
+    """What every key of the queue holds, whatever its type."""
+    read = {
+        b"hash": raw.hgetall, b"string": raw.get, b"none": lambda _: None,
+        b"zset": lambda k: raw.zrange(k, 0, -1, withscores=True),
+    }
+    return {name: read[raw.type(key(factory, name))](key(factory, name)) for name in KEY_ORDER}
+
+
+def damage(factory, raw, name: str) -> None:
+    """Overwrite one key of the queue with a value of the wrong type."""
+    raw.delete(key(factory, name))
+    if name == "seq":
+        raw.hset(key(factory, name), "not", "a counter")
+    else:
+        raw.set(key(factory, name), "overwritten")
+
+
+def later(seconds: float = 3600) -> float:
+    return time.time() + seconds
+
+
+def enqueue_new(backend, how: str, scheduled: float | None = None) -> int:
+    """Enqueue new tasks as one task (the script's single-task steps) or a batch of two."""
+    if how == "one":
+        return int(backend.enqueue_sync(TaskMessage(name="t", id="new"), scheduled))
+    batch = [TaskMessage(name="t", id=f"new-{i}") for i in range(2)]
+    for task in batch:
+        task.scheduled_time = time.time() if scheduled is None else scheduled
+    return backend.enqueue_many_sync(batch)
+
+
+@pytest.mark.parametrize("how", ["one", "batch"])
+@pytest.mark.parametrize(("name", "due"), [
+    ("tasks", "now"), ("state", "now"), ("ready", "now"), ("seq", "now"), ("failed", "now"),
+    ("tasks", "later"), ("state", "later"), ("delayed", "later"), ("seq", "later"), ("failed", "later"),
+])
+def test_an_enqueue_onto_a_damaged_key_it_uses_writes_nothing(factory, backend, raw, name, due, how):
+    enqueue_around(backend)
+    backend.enqueue_sync(TaskMessage(name="t", id="waiting"), later())
+    damage(factory, raw, name)
+    before = snapshot(factory, raw)
+    with pytest.raises(redis.ResponseError, match=f"{key(factory, name)}.*storage is damaged"):
+        enqueue_new(backend, how, time.time() if due == "now" else later())
+    assert snapshot(factory, raw) == before
+
+
+@pytest.mark.parametrize("name", ["ready", "delayed"])
+def test_a_batch_for_both_indexes_writes_nothing_if_either_is_damaged(factory, backend, raw, name):
+    enqueue_around(backend)
+    damage(factory, raw, name)
+    before = snapshot(factory, raw)
+    batch = [TaskMessage(name="t", id="due-now"), TaskMessage(name="t", id="due-later", scheduled_time=later())]
+    with pytest.raises(redis.ResponseError, match=f"{key(factory, name)}.*storage is damaged"):
+        backend.enqueue_many_sync(batch)
+    assert snapshot(factory, raw) == before
+
+
+@pytest.mark.parametrize("how", ["one", "batch"])
+@pytest.mark.parametrize("value", ["-5", "12x", "007x", "1" * 16, ""])
+def test_an_enqueue_after_a_sequence_that_is_not_a_counter_writes_nothing(factory, backend, raw, value, how):
+    enqueue_around(backend)
+    raw.set(key(factory, "seq"), value)
+    before = snapshot(factory, raw)
+    with pytest.raises(redis.ResponseError, match="not a sequence number: the queue storage is damaged"):
+        enqueue_new(backend, how)
+    assert snapshot(factory, raw) == before
+
+
+@pytest.mark.parametrize("how", ["one", "batch"])
+@pytest.mark.parametrize(("name", "due"), [
+    ("leases", "now"), ("tokens", "now"), ("failed_at", "now"), ("delayed", "now"), ("ready", "later"),
+])
+def test_a_damaged_key_an_enqueue_does_not_use_stops_the_next_claim(factory, backend, raw, name, due, how):
+    damage(factory, raw, name)
+    scheduled = time.time() - 1 if due == "now" else later(1)
+    filed = enqueue_new(backend, how, scheduled)
+    ids = {f"new-{i}" for i in range(filed)} if how == "batch" else {"new"}
+    assert filed == len(ids)
+    # Filed whole: payload, state and index entry, nothing stranded.
+    index = raw.zrange(key(factory, "ready" if due == "now" else "delayed"), 0, -1)
+    assert {member[ORDKEY_DIGITS:].decode() for member in index} == ids
+    for task_id in ids:
+        assert raw.hexists(key(factory, "tasks"), task_id)
+        assert raw.hexists(key(factory, "state"), task_id)
+    if due == "later":
+        time.sleep(1.2)
+    before = snapshot(factory, raw)
+    with pytest.raises(redis.ResponseError, match="storage is damaged"):
+        backend.dequeue_sync(5)
+    assert snapshot(factory, raw) == before
+    raw.delete(key(factory, name))
+    assert {task.id for task in backend.dequeue_sync(5)} == ids
+
+
+def test_an_enqueue_that_files_a_malformed_entry_checks_every_key_first(factory, backend, raw):
+    enqueue_around(backend)
+    damage(factory, raw, "failed_at")
+    before = snapshot(factory, raw)
+    good = TaskMessage(name="t", id="good")
+    args = ["new", "good", good.to_json(), 0, 3, order_head(0, 0.0), "0",
+            "nan-due", good.to_json(), 0, 3, order_head(0, 0.0), "nan"]
+    with pytest.raises(redis.ResponseError, match=f"{key(factory, 'failed_at')}.*storage is damaged"):
+        backend._reported("enqueue", "default", args)
+    assert snapshot(factory, raw) == before
+
+
+@pytest.mark.parametrize("name", ["leases", "tokens", "failed_at"])
+def test_enqueueing_a_failed_task_again_checks_every_key_first(factory, backend, raw, name):
+    backend.enqueue_sync(TaskMessage(name="t", id="again"))
+    [task] = backend.dequeue_sync(1)
+    backend.reject_sync(task, error="boom")
+    damage(factory, raw, name)
+    before = snapshot(factory, raw)
+    with pytest.raises(redis.ResponseError, match=f"{key(factory, name)}.*storage is damaged"):
+        backend.enqueue_sync(TaskMessage(name="t", id="again"))
+    with pytest.raises(redis.ResponseError, match=f"{key(factory, name)}.*storage is damaged"):
+        backend._reported("enqueue", "default", ["retry", "again", task.to_json(), 0, 3, order_head(0, 0.0), "0"])
+    assert snapshot(factory, raw) == before
+
+
+def test_a_duplicate_enqueue_onto_a_damaged_queue_still_refuses(factory, backend, raw):
+    backend.enqueue_sync(TaskMessage(name="t", id="twice"))
+    damage(factory, raw, "leases")
+    before = snapshot(factory, raw)
+    with pytest.raises(redis.ResponseError, match="storage is damaged"):
+        backend.enqueue_sync(TaskMessage(name="t", id="twice"))
+    assert snapshot(factory, raw) == before
