@@ -27,10 +27,6 @@ from symphra_django.exceptions import CorruptPayload
 from symphra_django.utils.times import from_timestamp
 
 PAYLOAD_VERSION = 1
-# What json.dumps(..., separators=(",", ":")) does, without building a new
-# encoder for every message (json.dumps only reuses its default encoder).
-_encode_compact = json.JSONEncoder(separators=(",", ":")).encode
-
 DEFAULT_QUEUE = "default"
 MIN_PRIORITY = -100
 MAX_PRIORITY = 100
@@ -146,7 +142,9 @@ class TaskMessage:
         }
 
     def to_json(self) -> str:
-        return _encode_compact(self.to_dict())
+        # One shared compact encoder (_encode): json.dumps with separators
+        # builds a new encoder for every message.
+        return _encode(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any) -> TaskMessage:
