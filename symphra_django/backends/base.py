@@ -365,8 +365,9 @@ class QueueBackend:
     #: memory, since no other process can enqueue or run those tasks.
     shared: ClassVar[bool] = True
     #: Whether ``add_listener`` events are set whenever work arrives, so that
-    #: idle workers can sleep until woken instead of polling fast.
-    wakes_workers: ClassVar[bool] = False
+    #: idle workers can sleep until woken instead of polling fast. Read at
+    #: every idle claim: a property where it depends on a live subscription.
+    wakes_workers: bool = False
     #: Whether the queue lives in the worker's own process (a crash loses it
     #: whole, and an acknowledgement costs no round trip): workers then
     #: acknowledge a batch's finished tasks together when the batch ends,

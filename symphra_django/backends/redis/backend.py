@@ -143,6 +143,12 @@ class RedisBackend(RedisWorkerRegistry, QueueBackend):
         self._wakeup.stop()
         self._connection.close()
 
+    @property
+    def wakes_workers(self) -> bool:  # type: ignore[override]  # a property over the base's plain attribute
+        # Every filed task publishes (wakeup.py), so idle workers may sleep
+        # until woken while the subscription lives, and poll when it is lost.
+        return self._wakeup.subscribed
+
     def add_listener(self, event: Wakeable) -> None:
         self._wakeup.add(event)
 

@@ -1,13 +1,20 @@
 """Wake idle workers when a task becomes ready, through Redis pub/sub and timers.
 
 The enqueue and reject scripts publish on the queue's channel
-``{prefix:queue}:wake`` when they file a task that is due now. One thread per
+``{prefix:queue}:wake`` whenever they file a task: an empty message when it
+is due now, else the seconds until it falls due. One thread per
 backend instance (started with the first listener, stopped on disconnect)
 pattern-subscribes to every queue's channel under the prefix and sets the
 listeners' events, so a worker sleeping between polls starts at once instead
-of at its next poll. A claim that leaves a worker idle also tells when the
-next delayed task is due, and a timer wakes the listeners then.
-A lost subscription only costs latency: workers still poll.
+of at its next poll; a delayed task arms a timer that wakes them when it
+falls due. A claim that leaves a worker idle also tells when the next
+delayed task is due (a task whose message was missed, or that another worker
+handed back).
+
+While the subscription is live the backend says it wakes its workers
+(``wakes_workers``), and idle threads sleep until woken instead of polling
+every millisecond under load. A lost subscription only costs latency: the
+flag drops and workers poll again until it is back.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from symphra_django.backends.redis.client import ReconnectingClient
 logger = logging.getLogger("symphra_django.backends.redis")
 
 _RESUBSCRIBE_PAUSE = 1.0
+#: A wake-up message longer than this is not ours: it just wakes.
+_MAX_MESSAGE = 32
 
 
 class WakeListener:
@@ -37,6 +46,8 @@ class WakeListener:
         self._stop = threading.Event()
         self._timer: threading.Timer | None = None
         self._timer_due = 0.0
+        #: Whether the subscription is live: every filed task is heard.
+        self.subscribed = False
 
     def add(self, event: Wakeable) -> None:
         self.listeners.add(event)
@@ -69,6 +80,19 @@ class WakeListener:
             self._timer = None
         self.listeners.wake()
 
+    def _heard(self, data: Any) -> None:
+        """A script filed a task: wake a worker now, or when it falls due."""
+        delay = 0.0
+        if isinstance(data, bytes) and 0 < len(data) <= _MAX_MESSAGE:
+            try:
+                delay = float(data)
+            except ValueError:
+                pass  # not ours: waking costs one claim
+        if delay > 0.0 and delay == delay and delay != float("inf"):
+            self.wake_in(delay)
+        else:
+            self.listeners.wake()
+
     def stop(self) -> None:
         self.listeners.clear()
         with self._lock:
@@ -86,14 +110,18 @@ class WakeListener:
             try:
                 pubsub = self.connection.connect().pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(self.pattern)
+                self.subscribed = True
                 while not self._stop.is_set():
-                    if pubsub.get_message(timeout=1.0) is not None:
-                        self.listeners.wake()
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._heard(message.get("data"))
             except Exception:
+                self.subscribed = False
                 logger.debug("wake-up subscription to %s lost", self.connection.target.display,
                              exc_info=True)
                 self._stop.wait(_RESUBSCRIBE_PAUSE)
             finally:
+                self.subscribed = False
                 if pubsub is not None:
                     try:
                         pubsub.close()

@@ -132,10 +132,52 @@ def test_a_listener_is_woken_when_a_due_task_is_enqueued(backend):
         wait_until(heard, timeout=5, interval=0, message="the listener to hear an enqueue")
         event.clear()
         other.enqueue_sync(TaskMessage(name="t"), time.time() + 3600)
-        assert not event.wait(0.3), "a delayed task wakes nobody"
+        assert not event.wait(0.3), "a task due in an hour wakes nobody now"
         other.disconnect_sync()
     finally:
         backend.remove_listener(event)
+
+
+def test_a_delayed_task_wakes_a_listener_when_it_falls_due_without_a_claim_in_between(backend):
+    import threading
+
+    event = threading.Event()
+    backend.add_listener(event)
+    try:
+        wait_until(lambda: backend.wakes_workers, timeout=5, message="the wake-up subscription")
+        other = RedisBackend(url=URL, key_prefix=backend.key_prefix)
+        event.clear()
+        other.enqueue_sync(TaskMessage(name="t", id="later"), time.time() + 0.6)
+        assert not event.wait(0.3), "woken before the task is due"
+        assert event.wait(3), "not woken when it fell due"
+        assert [t.id for t in backend.dequeue_sync(1)] == ["later"]
+        other.disconnect_sync()
+    finally:
+        backend.remove_listener(event)
+
+
+def test_workers_may_sleep_until_woken_only_while_the_wake_up_subscription_is_live(backend):
+    import threading
+
+    assert backend.wakes_workers is False  # nobody listens yet: no subscription
+    event = threading.Event()
+    backend.add_listener(event)
+    try:
+        wait_until(lambda: backend.wakes_workers, timeout=5, message="the wake-up subscription")
+    finally:
+        backend.remove_listener(event)
+    backend.disconnect_sync()
+    assert backend.wakes_workers is False
+
+    # A server that cannot be reached: no subscription, so workers poll.
+    down = RedisBackend(url="redis://127.0.0.1:1/0", socket_timeout=0.2)
+    down.add_listener(event)
+    try:
+        time.sleep(0.5)
+        assert down.wakes_workers is False
+    finally:
+        down.remove_listener(event)
+        down.disconnect_sync()
 
 
 def test_an_idle_listener_is_woken_when_the_next_delayed_task_falls_due(backend):

@@ -102,8 +102,11 @@ local function count(raw)
 end
 
 -- pcall: a user whose ACL lacks the channel still enqueues (workers poll).
-local function wake()
-  redis.pcall('PUBLISH', WAKE_CHANNEL, '')
+-- With no delay a task is due now; with one (seconds from now) a delayed
+-- task was filed, and the listening process arms its timer for it instead
+-- of waking a worker to learn it from a claim.
+local function wake(delay)
+  redis.pcall('PUBLISH', WAKE_CHANNEL, delay and string.format('%.6f', delay) or '')
 end
 
 -- Writes only: move a task to the failed store. payload (false if none was

@@ -83,7 +83,7 @@ if not retry and #ARGV == 7 then
     redis.call('INCR', K_SEQ)
     redis.call('HSET', K_TASKS, id, ARGV[3])
     redis.call('HSET', K_STATE, id, attempts .. ':' .. limit .. ':' .. ordkey)
-    if due <= now then wake() end
+    if due <= now then wake() else wake(due - now) end
     return with_reports(1)
   end
 end
@@ -121,6 +121,7 @@ end
 
 local seq = current_seq()
 local ready, delayed, payloads, states, unfailed = {}, {}, {}, {}, {}
+local soonest
 for _, entry in ipairs(filing) do
   local id, due = entry[1], entry[6]
   seq = seq + 1
@@ -131,6 +132,7 @@ for _, entry in ipairs(filing) do
   else
     delayed[#delayed + 1] = due
     delayed[#delayed + 1] = ordkey
+    if not soonest or due < soonest then soonest = due end
   end
   payloads[#payloads + 1] = id
   payloads[#payloads + 1] = entry[2]
@@ -159,5 +161,5 @@ if #unfailed > 0 then
   redis.call('HDEL', K_FAILED, unpack(unfailed))
   redis.call('ZREM', K_FAILED_AT, unpack(unfailed))
 end
-if #ready > 0 then wake() end
+if #ready > 0 then wake() elseif soonest then wake(soonest - now) end
 return with_reports(#filing)

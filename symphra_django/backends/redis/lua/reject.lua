@@ -49,6 +49,6 @@ else
   redis.call('HSET', K_TASKS, id, payload)
   local ordkey, ready = push(id, ARGV[5], due, now)
   set_state(id, attempts, limit, ordkey)
-  if ready then wake() end
+  if ready then wake() else wake(due - now) end
 end
 return with_reports(1)
