@@ -108,13 +108,18 @@ class WakeListener:
         while not self._stop.is_set():
             pubsub: Any = None
             try:
-                pubsub = self.connection.connect().pubsub(ignore_subscribe_messages=True)
+                pubsub = self.connection.connect().pubsub()
                 pubsub.psubscribe(self.pattern)
-                self.subscribed = True
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    if message.get("type") == "pmessage":
                         self._heard(message.get("data"))
+                    elif message.get("type") == "psubscribe":
+                        # Confirmed by the server: a user whose ACL lacks the
+                        # channel gets an error instead, and workers poll.
+                        self.subscribed = True
             except Exception:
                 self.subscribed = False
                 logger.debug("wake-up subscription to %s lost", self.connection.target.display,

@@ -57,10 +57,16 @@ def test_an_acl_user_without_channel_access_still_enqueues():
     admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}",
                           f"~{{{prefix}:*", "resetchannels", "+@all", "-@dangerous")
     backend = RedisBackend(url=f"redis://{user}:{password}@127.0.0.1:6379/0", key_prefix=prefix)
+    event = threading.Event()
     try:
+        backend.add_listener(event)
         assert backend.enqueue_sync(TaskMessage(name="t")) is True
         assert len(backend.dequeue_sync(1)) == 1
+        # The subscription is refused: idle workers must keep polling.
+        time.sleep(0.5)
+        assert backend.wakes_workers is False
     finally:
+        backend.remove_listener(event)
         backend.disconnect_sync()
         admin.execute_command("ACL", "DELUSER", user)
         leftover = list(admin.scan_iter(match=f"{{{prefix}:*"))
