@@ -127,6 +127,7 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
             validate_identifier(exchange_name, "exchange_name"), durable=self.durable, max_priority=max_priority
         )
         self.ledger = Ledger(self.topology.namespace, database)
+        self._work_prefix = len(self.topology.work_queue(""))
         self.database_aliases = (database,)
         self._parameters = pika.URLParameters(url)
         self.publisher = Publisher(self.topology, durable=self.durable, link=lambda: self.link, label=self.masked_url)
@@ -287,12 +288,14 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
 
     def _on_delivery(self, generation: int, broker_queue: str, method, properties, body: bytes) -> None:
         # Runs in the I/O thread: only file the delivery, never block.
-        queue = broker_queue[len(self.topology.work_queue("")):]
+        queue = broker_queue[self._work_prefix:]
+        delivery = Delivery.of(generation, method.delivery_tag, properties, body)
         with self._lock:
             inbox = self._inboxes[queue]
             was_empty = not inbox
-            inbox.put(Delivery.of(generation, method.delivery_tag, properties, body))
-            self._lock.notify_all()
+            inbox.put(delivery)
+            if inbox.wished():
+                self._lock.notify_all()
         if was_empty:
             # Workers busy with earlier deliveries come back for the rest by
             # themselves; only an empty inbox may have put them to sleep.
@@ -367,13 +370,22 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
                     remaining = limit - time.monotonic()
                     if remaining <= 0:
                         break
-                    self._lock.wait(remaining)
+                    self._wait(inbox, target, remaining)
         with self._lock:
             # A batch still arriving: a few milliseconds buy a full batch.
             limit = time.monotonic() + 0.01
             while inbox.streaming(0.002) and len(inbox) < max_items and time.monotonic() < limit:
-                self._lock.wait(0.002)
+                self._wait(inbox, max_items, 0.002)
             return inbox.take(max_items)
+
+    def _wait(self, inbox: Inbox, wanted: int, timeout: float) -> None:
+        """Wait (holding ``_lock``) until ``inbox`` holds ``wanted``
+        deliveries, or ``timeout``; the caller looks at the inbox again."""
+        inbox.wishes.append(wanted)
+        try:
+            self._lock.wait(timeout)
+        finally:
+            inbox.wishes.remove(wanted)
 
     def _claim(self, queue: str, deliveries: list[Delivery], lease: float) -> list[TaskMessage]:
         now = time.time()
@@ -389,7 +401,7 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
             task = self._readable(queue, delivery)
             if task is None:
                 continue
-            entry = Entry(task.id, delivery.header(TOKEN))
+            entry = Entry(task.id, delivery.fields.token)
             if task.scheduled_time > now:
                 if self._unknown(queue, delivery, entry):
                     self._fail_foreign(queue, delivery, task)
@@ -443,7 +455,7 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
             task, problem = None, f"unreadable message: {type(exc).__name__}"
         if problem is None:
             return task
-        header_id = delivery.header(TASK_ID)
+        header_id = delivery.fields.task_id
         shown_id = header_id if isinstance(header_id, str) else (task.id if task is not None else None)
         self.fail_unreadable((queue, delivery), problem, queue=queue, task_id=shown_id)
         return None
@@ -451,14 +463,14 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
     def _header_problem(self, queue: str, delivery: Delivery, task: TaskMessage) -> str | None:
         """Why a message with a valid body is not a copy this backend could
         have published (None if it could be one)."""
-        token = delivery.header(TOKEN)
+        token = delivery.fields.token
         if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
             return f"no valid {TOKEN} header (not published by symphra_django)"
-        if delivery.header(TASK_ID) != task.id:
+        if delivery.fields.task_id != task.id:
             return f"its {TASK_ID} header does not name the task id of its body"
         if task.queue != queue:
             return f"its body names queue {task.queue[:80]!r}, not the queue it was delivered on"
-        if not _storable(task.id) and not self.publisher.published_here(delivery.properties.headers):
+        if not _storable(task.id) and not self.publisher.published_here(delivery.fields):
             # No ledger could hold this id: asking would fail the whole batch.
             return "its task id cannot be stored (NUL character or invalid Unicode)"
         return None
@@ -467,7 +479,7 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
         """Whether a message has no ledger row and no signature of ours: it
         was written by another program, whatever its headers say."""
         return (
-            not self.publisher.published_here(delivery.properties.headers)
+            not self.publisher.published_here(delivery.fields)
             and self.ledger.state_and_lease(queue, entry) is None
         )
 
@@ -488,7 +500,7 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
         row = self.ledger.state_and_lease(queue, entry)
         now = time.time()
         if row is None or row[0] == LEDGER_FAILED:
-            if self.publisher.published_here(delivery.properties.headers):
+            if self.publisher.published_here(delivery.fields):
                 stale.append(task.id)  # a copy of a finished, cleared or failed task
                 self._settle(delivery)
             else:
@@ -555,8 +567,8 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
         # A message keeps its id in the failed store only if it is a copy of
         # ours (signed); otherwise its x-symphra-id may name a real task, whose
         # row it must not take over.
-        ours = self.publisher.published_here(delivery.properties.headers)
-        header_id, header_token = delivery.header(TASK_ID), delivery.header(TOKEN)
+        ours = self.publisher.published_here(delivery.fields)
+        header_id, header_token = delivery.fields.task_id, delivery.fields.token
         stand_in = corrupt_message(delivery.body, "", queue=queue, task_id=header_id if ours else None)
         stand_in.error = error
         if not ours and isinstance(header_id, str):

@@ -28,7 +28,7 @@ import pika
 from symphra_django.backends.failed_store import FailedPage
 from symphra_django.backends.rabbitmq.ledger import Ledger
 from symphra_django.backends.rabbitmq.link import Outgoing, PublishFailed
-from symphra_django.backends.rabbitmq.publisher import TOKEN, Publisher
+from symphra_django.backends.rabbitmq.publisher import Publisher, copy_fields
 from symphra_django.exceptions import CorruptPayload
 from symphra_django.messages import TaskMessage
 
@@ -120,7 +120,7 @@ class FailedStore:
                 method, properties, body = channel.basic_get(self._publisher.topology.failed_queue(queue))
                 if method is None:
                     break
-                token = (properties.headers or {}).get(TOKEN)
+                token = copy_fields(properties.headers).token
                 try:
                     task: TaskMessage | None = TaskMessage.from_json(body)
                 except CorruptPayload:

@@ -16,11 +16,12 @@ import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from pika.spec import BasicProperties
 
 from symphra_django.backends.deadlines import Deadlines
+from symphra_django.backends.rabbitmq.publisher import CopyFields, copy_fields
 from symphra_django.messages import MAX_PRIORITY, MIN_PRIORITY, TaskMessage
 
 _arrivals = itertools.count()
@@ -44,6 +45,8 @@ class Delivery:
     tag: int
     properties: BasicProperties
     body: bytes
+    #: What its headers say (unchecked), read once.
+    fields: CopyFields
     #: Acknowledged, leased or passed on: no longer this inbox's to give out.
     settled: bool = False
 
@@ -51,8 +54,8 @@ class Delivery:
     def of(cls, generation: int, tag: int, properties: BasicProperties, body: bytes) -> Delivery:
         # Runs in the I/O thread for every delivery, whoever published it:
         # headers of the wrong type or size only cost the message its place.
-        headers = properties.headers if isinstance(properties.headers, dict) else {}
-        priority, due = headers.get("x-symphra-priority"), headers.get("x-symphra-due")
+        fields = copy_fields(properties.headers)
+        priority, due = fields.priority, fields.due
         if (
             # pika reads 64-bit integers as its own int subclass.
             isinstance(priority, int) and isinstance(due, int)
@@ -62,11 +65,7 @@ class Delivery:
             key = (-priority, due / 1e6, next(_arrivals))
         else:
             key = (-_UNKNOWN_PRIORITY, 0.0, next(_arrivals))
-        return cls(key, generation, tag, properties, body)
-
-    def header(self, name: str) -> Any:
-        headers = self.properties.headers
-        return headers.get(name) if isinstance(headers, dict) else None
+        return cls(key, generation, tag, properties, body, fields)
 
     def __lt__(self, other: Delivery) -> bool:
         return self.key < other.key
@@ -82,6 +81,15 @@ class Inbox:
     last_gap: float = float("inf")
     #: Until then (monotonic) the ledger is not asked whether tasks are due.
     quiet_until: float = 0.0
+    #: How many deliveries each claim waiting on this inbox wants. Only an
+    #: arrival that fills the smallest wish wakes them: waking every waiter
+    #: on every delivery of a burst cost the I/O thread more than the
+    #: delivery itself (their waits time out and look again anyway).
+    wishes: list[int] = field(default_factory=list)
+
+    def wished(self) -> bool:
+        """Whether a waiting claim wants the deliveries now in the inbox."""
+        return bool(self.wishes) and len(self.heap) >= min(self.wishes)
 
     def __len__(self) -> int:
         return len(self.heap)

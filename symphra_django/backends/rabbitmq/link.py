@@ -83,6 +83,11 @@ class _Batch:
             else:
                 self.future.set_result(None)
 
+    def fail(self, error: BaseException) -> None:
+        """End the wait at once (confirms still to come are then ignored)."""
+        if not self.future.done():
+            self.future.set_exception(error)
+
 
 class BrokerLink:
     def __init__(
@@ -244,22 +249,42 @@ class BrokerLink:
         """
         if not messages:
             return
+        if not self._ready.wait(timeout):
+            raise BackendUnavailable(f"RabbitMQ at {self.label} is not reachable")
         batch = _Batch(len(messages))
+        generation = self.generation
 
-        def run(channel: Any, future: Future) -> None:
-            for message in messages:
-                self._publish_seq += 1
-                marker = str(self._publish_seq)
-                message.properties.message_id = marker
-                self._pending[self._publish_seq] = (batch, marker)
-                channel.basic_publish(
-                    message.exchange, message.routing_key, message.body,
-                    message.properties, mandatory=True,
-                )
-            future.set_result(None)
+        # Not through call(): the caller waits once, for the confirms. A
+        # second wait for the I/O thread to have sent them cost one more
+        # thread handoff per enqueue (the confirms come after it anyway).
+        def run() -> None:
+            channel = self._channel
+            if self.generation != generation or channel is None or not channel.is_open:
+                batch.fail(ConnectionLost("connection lost before the messages were published"))
+                return
+            try:
+                for message in messages:
+                    self._publish_seq += 1
+                    marker = str(self._publish_seq)
+                    message.properties.message_id = marker
+                    self._pending[self._publish_seq] = (batch, marker)
+                    channel.basic_publish(
+                        message.exchange, message.routing_key, message.body,
+                        message.properties, mandatory=True,
+                    )
+            except Exception as exc:  # noqa: BLE001 - hand it to the caller
+                batch.fail(exc)
 
-        self.call(run, timeout)
-        batch.future.result(timeout)
+        connection = self._connection
+        if connection is None:
+            raise ConnectionLost("not connected")
+        connection.ioloop.add_callback_threadsafe(run)
+        try:
+            batch.future.result(timeout)
+        except TimeoutError:
+            raise BackendUnavailable(
+                f"RabbitMQ at {self.label} did not confirm {len(messages)} message(s) within {timeout:.0f}s"
+            ) from None
 
     def ack(self, generation: int, tags: Iterable[int]) -> None:
         """Acknowledge deliveries of ``generation`` (a no-op for older ones)."""

@@ -73,6 +73,16 @@ BAD_MESSAGES = {
     ),
     "NaN time": (task_body(id="nan").replace(b'"scheduled_time": ', b'"scheduled_time": NaN, "x": '),
                  forged_headers("nan"), None, "'scheduled_time' is not a finite number"),
+    "forged one-string header, no ledger row": (
+        task_body(id="packed"), {"x-symphra": f"1:{uuid.uuid4().hex}:0:0:{'0' * 32}:packed"}, None,
+        "no ledger row for task 'packed'",
+    ),
+    "malformed one-string header": (
+        task_body(id="mangled"), {"x-symphra": "1:not:enough"}, None, "no valid x-symphra-token header",
+    ),
+    "one-string header of the wrong type": (
+        task_body(id="bytes"), {"x-symphra": 7}, None, "no valid x-symphra-token header",
+    ),
     "headers of the wrong types": (
         task_body(id="odd"), {"x-symphra-token": 12, "x-symphra-id": b"odd", "x-symphra-due": "soon"}, None,
         "no valid x-symphra-token header",
