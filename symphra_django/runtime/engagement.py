@@ -77,6 +77,8 @@ class Engagement:
         self._next_probe = self._mark_time + PROBE_INTERVAL
         # While a trial runs: (active before it, tasks/s before it).
         self._trial: tuple[int, float] | None = None
+        # Trials alternate between one thread fewer and one more.
+        self._probe_down = False
 
     def admits(self, index: int) -> bool:
         return index < self.active or self._stopped
@@ -91,6 +93,10 @@ class Engagement:
                     # would read as room for more threads.
                     self._mark_time, self._mark_cpu = now, self._cpu_clock()
                     self._mark_finished = self._finished
+                # A waiting thread slept without a timeout while the pool
+                # was idle: one of them now watches, each window, for
+                # claiming threads all held up by long tasks.
+                self._cond.notify()
             self._busy += 1
 
     def end(self, finished: int) -> None:
@@ -156,8 +162,6 @@ class Engagement:
             self._trial = (self.active, rate)
             self._set(self.active + 1)
         self._probe_down = not self._probe_down
-
-    _probe_down = False
 
     def _set(self, active: int) -> None:
         grew = active > self.active

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from symphra_django.runtime.engagement import MAX_PROBE_INTERVAL, Engagement
 from tests.support.waiting import wait_until
@@ -98,6 +99,26 @@ def test_a_thread_waiting_its_turn_is_let_in_when_its_peers_are_all_held_up():
     try:
         wait_until(admitted.is_set, timeout=5, message="the second thread to be let in")
         assert engagement.active == 2
+    finally:
+        engagement.stop()
+        thread.join(5)
+
+
+def test_a_thread_that_began_waiting_while_the_pool_was_idle_is_let_in_when_a_long_task_holds_the_pool():
+    engagement = Engagement(2, window=0.05)
+    admitted = threading.Event()
+
+    def second() -> None:
+        engagement.wait_turn(1)
+        admitted.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    try:
+        time.sleep(0.2)  # idle: the second thread waits without a timeout
+        assert not admitted.is_set()
+        engagement.begin()  # then thread 0 starts a task that sleeps
+        wait_until(admitted.is_set, timeout=5, message="the second thread to be let in")
     finally:
         engagement.stop()
         thread.join(5)
