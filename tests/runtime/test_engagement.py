@@ -85,9 +85,8 @@ def test_a_thread_taken_out_stays_out_when_tasks_finish_no_slower():
     assert seen[-1] == 1
 
 
-def test_a_thread_waiting_its_turn_is_let_in_when_its_peers_are_all_held_up():
-    engagement = Engagement(2, window=0.05)
-    engagement.begin()  # thread 0 runs a long task that sleeps
+def second_thread(engagement: Engagement) -> tuple[threading.Thread, threading.Event]:
+    """Thread 1 of a pool, waiting its turn; the event is set once it is let in."""
     admitted = threading.Event()
 
     def second() -> None:
@@ -96,6 +95,13 @@ def test_a_thread_waiting_its_turn_is_let_in_when_its_peers_are_all_held_up():
 
     thread = threading.Thread(target=second)
     thread.start()
+    return thread, admitted
+
+
+def test_a_thread_waiting_its_turn_is_let_in_when_its_peers_are_all_held_up():
+    engagement = Engagement(2, window=0.05)
+    engagement.begin()  # thread 0 runs a long task that sleeps
+    thread, admitted = second_thread(engagement)
     try:
         wait_until(admitted.is_set, timeout=5, message="the second thread to be let in")
         assert engagement.active == 2
@@ -106,14 +112,7 @@ def test_a_thread_waiting_its_turn_is_let_in_when_its_peers_are_all_held_up():
 
 def test_a_thread_that_began_waiting_while_the_pool_was_idle_is_let_in_when_a_long_task_holds_the_pool():
     engagement = Engagement(2, window=0.05)
-    admitted = threading.Event()
-
-    def second() -> None:
-        engagement.wait_turn(1)
-        admitted.set()
-
-    thread = threading.Thread(target=second)
-    thread.start()
+    thread, admitted = second_thread(engagement)
     try:
         time.sleep(0.2)  # idle: the second thread waits without a timeout
         assert not admitted.is_set()

@@ -189,6 +189,11 @@ class BrokerLink:
                 if not future.done():
                     future.set_exception(exc)
 
+        return self._run_and_wait(run, future, timeout, "did not answer")
+
+    def _run_and_wait(self, run: Callable[[], None], future: Future, timeout: float, late: str) -> Any:
+        """Hand ``run`` to the I/O thread and wait up to ``timeout`` for
+        ``future``; ``late`` says in the error what did not happen in time."""
         connection = self._connection
         if connection is None:
             raise ConnectionLost("not connected")
@@ -196,7 +201,7 @@ class BrokerLink:
         try:
             return future.result(timeout)
         except TimeoutError:
-            raise BackendUnavailable(f"RabbitMQ at {self.label} did not answer within {timeout:.0f}s") from None
+            raise BackendUnavailable(f"RabbitMQ at {self.label} {late} within {timeout:.0f}s") from None
 
     def declare(self, operations: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Declare exchanges/queues/bindings now and after every reconnection."""
@@ -275,16 +280,7 @@ class BrokerLink:
             except Exception as exc:  # noqa: BLE001 - hand it to the caller
                 batch.fail(exc)
 
-        connection = self._connection
-        if connection is None:
-            raise ConnectionLost("not connected")
-        connection.ioloop.add_callback_threadsafe(run)
-        try:
-            batch.future.result(timeout)
-        except TimeoutError:
-            raise BackendUnavailable(
-                f"RabbitMQ at {self.label} did not confirm {len(messages)} message(s) within {timeout:.0f}s"
-            ) from None
+        self._run_and_wait(run, batch.future, timeout, f"did not confirm {len(messages)} message(s)")
 
     def ack(self, generation: int, tags: Iterable[int]) -> None:
         """Acknowledge deliveries of ``generation`` (a no-op for older ones)."""

@@ -20,6 +20,7 @@ flag drops and workers poll again until it is back.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -88,7 +89,7 @@ class WakeListener:
                 delay = float(data)
             except ValueError:
                 pass  # not ours: waking costs one claim
-        if delay > 0.0 and delay == delay and delay != float("inf"):
+        if delay > 0.0 and math.isfinite(delay):
             self.wake_in(delay)
         else:
             self.listeners.wake()
@@ -121,7 +122,6 @@ class WakeListener:
                         # channel gets an error instead, and workers poll.
                         self.subscribed = True
             except Exception:
-                self.subscribed = False
                 logger.debug("wake-up subscription to %s lost", self.connection.target.display,
                              exc_info=True)
                 self._stop.wait(_RESUBSCRIBE_PAUSE)
