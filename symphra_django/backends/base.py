@@ -63,6 +63,10 @@ R = TypeVar("R")
 B = TypeVar("B", bound="QueueBackend")
 
 
+#: Seconds a worker waits before calling ``upkeep`` again after it raised.
+UPKEEP_RETRY_SECONDS = 5.0
+
+
 class NotSupported(NotImplementedError):
     """The backend cannot do this (e.g. peek at a broker without consuming)."""
 
@@ -373,6 +377,9 @@ class QueueBackend:
     #: acknowledge a batch's finished tasks together when the batch ends,
     #: instead of handing each to the thread that groups acknowledgements.
     acknowledges_in_process: ClassVar[bool] = False
+    #: Whether a worker process calls :meth:`upkeep` on a thread of its own
+    #: while it runs. Read once, when a worker starts.
+    wants_upkeep: bool = False
     #: ``"app_label.ModelName"`` of a Django model holding this backend's
     #: tasks, one row each with a ``queue`` field: the admin links a queue's
     #: page to that model's change list.
@@ -858,6 +865,22 @@ class QueueBackend:
 
     def remove_listener(self, event: Wakeable) -> None:
         """Stop setting ``event`` (see ``add_listener``)."""
+
+    # -- background upkeep ------------------------------------------------------------
+
+    def upkeep(self) -> float:
+        """Upkeep of the store that no claim or acknowledgement should pay
+        for; returns the seconds to wait before the next call.
+
+        A worker process calls it on a thread of its own while it runs, if
+        ``wants_upkeep`` is true (the database backend on SQLite sets it: it
+        folds the write-ahead log into the database file here, so that no
+        commit on a worker's path has to). Calls never overlap within one
+        process, but several worker processes make them at once. An
+        exception is logged and the call repeated after
+        ``UPKEEP_RETRY_SECONDS``.
+        """
+        return UPKEEP_RETRY_SECONDS
 
     # -- shared helpers ---------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from symphra_django.runtime.doorbell import Doorbell
 from symphra_django.runtime.engagement import Engagement
 from symphra_django.runtime.metrics import Metrics
 from symphra_django.runtime.runner import Runner
+from symphra_django.runtime.upkeep import Upkeep
 from symphra_django.signals import task_failed, task_lease_lost, task_retried, task_started, task_succeeded
 from symphra_django.tasks.base import Task
 from symphra_django.tasks.context import reset_current, set_current
@@ -148,6 +149,7 @@ class WorkerPool:
         self._keeper: threading.Thread | None = None
         self._keeper_stop = threading.Event()
         self._acks = Acknowledger(self._acknowledge, self._forget)
+        self._upkeep = Upkeep(backend) if backend.wants_upkeep else None
         self._ack_inline = backend.acknowledges_in_process
         self._held: dict[str, TaskMessage] = {}
         self._held_lock = threading.Lock()
@@ -170,6 +172,8 @@ class WorkerPool:
             self._threads.append(thread)
         self._keeper = threading.Thread(target=self._keep_leases, name="symphra-lease-keeper", daemon=True)
         self._keeper.start()
+        if self._upkeep is not None:
+            self._upkeep.start()
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop claiming, let running tasks finish (up to ``timeout``), hand
@@ -193,6 +197,8 @@ class WorkerPool:
         if self._keeper is not None:
             self._keeper.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.backend.remove_listener(self._doorbell)
+        if self._upkeep is not None:
+            self._upkeep.stop()
         if not workers_done:
             waiting = self._acks.holding()
             self._release([m for m in self._held_messages() if m.id not in waiting], "shutdown timeout")

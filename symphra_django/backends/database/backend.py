@@ -59,6 +59,14 @@ EXPIRY_INTERVAL = 0.05
 #: Retries of a statement that found the database locked (SQLite) or deadlocked.
 LOCK_RETRIES = 60
 MAX_ID_LENGTH = QueuedTask._meta.get_field("id").max_length
+#: Seconds between two checkpoints of SQLite's write-ahead log by a worker's
+#: upkeep while the log grows: at a few thousand pages a second the log
+#: stays under SQLite's own 1000-page trigger. While it does not grow, the
+#: upkeep looks every CHECKPOINT_IDLE seconds (the log may start growing).
+CHECKPOINT_BUSY = 0.1
+CHECKPOINT_IDLE = 0.5
+#: Outside WAL mode there is no log to fold: look again this much later.
+CHECKPOINT_NO_WAL = 60.0
 
 _seq_lock = threading.Lock()
 _last_seq = 0
@@ -120,6 +128,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         self._next_expiry = 0.0
         #: Queues whose last claim came back full (see claims_lock_database).
         self._draining: set[str] = set()
+        self._last_checkpoint = (-1, -1)
 
     def describe(self) -> str:
         return f"{type(self).__name__}({self.alias}, database={self.database!r})"
@@ -135,6 +144,23 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         if self._dialect is None:
             self._dialect = sql.dialect_for(self.connection)
         return self._dialect
+
+    @property
+    def wants_upkeep(self) -> bool:  # type: ignore[override]  # a property over the base's plain attribute
+        return self.dialect.has_upkeep
+
+    def upkeep(self) -> float:
+        """Checkpoint SQLite's write-ahead log (see ``SQLiteDialect.checkpoint``)."""
+        connection = self.connection
+        try:
+            state = self.dialect.checkpoint(connection)
+        except Exception:
+            connection.close()  # the next call starts from a new connection
+            raise
+        if state[0] < 0:
+            return CHECKPOINT_NO_WAL
+        grew, self._last_checkpoint = state != self._last_checkpoint, state
+        return CHECKPOINT_BUSY if grew else CHECKPOINT_IDLE
 
     def _db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
         return self.dialect.db_time(connection, epoch)

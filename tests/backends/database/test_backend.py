@@ -367,3 +367,65 @@ def test_a_session_ended_by_the_server_is_reopened_with_one_log_line(engine, cap
         assert backend.enqueue_sync(TaskMessage(name="tests.noop", id="after-drop")) is True
     assert [r.message for r in caplog.records if "reconnecting" in r.message] != []
     assert backend.get_status_sync("after-drop") == READY
+
+
+# -- upkeep: SQLite's write-ahead log ---------------------------------------------------
+
+
+@pytest.fixture
+def wal_db(sqlite_db):
+    """The SQLite test database in WAL mode for one test, then back."""
+    connection = connections[sqlite_db]
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    yield sqlite_db
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=DELETE")
+
+
+def log_state(alias: str) -> tuple[int, int]:
+    """(frames in the log, frames copied into the database), as a second connection sees them."""
+    path = connections[alias].settings_dict["NAME"]
+    with sqlite3.connect(path) as other:
+        _busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    other.close()
+    return frames, copied
+
+
+def test_workers_fold_sqlites_log_back_so_that_no_claim_commit_has_to(wal_db):
+    from symphra_django.backends.database import backend as module
+
+    backend = DatabaseBackend(database=wal_db)
+    assert backend.wants_upkeep
+    fill(backend, 50)
+    claimed = backend.dequeue_sync(50)
+    backend.acknowledge_many_sync(claimed)
+    assert backend.upkeep() == module.CHECKPOINT_BUSY  # the log grew since the last look
+    frames, copied = log_state(wal_db)
+    assert frames > 0 and copied == frames
+    # Copied whole, the log starts again from its beginning at the next
+    # write instead of growing towards SQLite's own checkpoint in a commit.
+    fill(backend, 1)
+    assert log_state(wal_db)[0] < frames
+
+
+def test_upkeep_looks_less_often_while_the_log_does_not_grow(wal_db):
+    from symphra_django.backends.database import backend as module
+
+    backend = DatabaseBackend(database=wal_db)
+    fill(backend, 5)
+    assert backend.upkeep() == module.CHECKPOINT_BUSY
+    assert backend.upkeep() == module.CHECKPOINT_IDLE
+    fill(backend, 5)
+    assert backend.upkeep() == module.CHECKPOINT_BUSY
+
+
+def test_outside_wal_mode_upkeep_has_nothing_to_fold(sqlite_db):
+    from symphra_django.backends.database import backend as module
+
+    assert DatabaseBackend(database=sqlite_db).upkeep() == module.CHECKPOINT_NO_WAL
+
+
+def test_only_sqlite_asks_for_upkeep(engine):
+    assert DatabaseBackend(database=engine).wants_upkeep == (connections[engine].vendor == "sqlite")
