@@ -18,8 +18,9 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from typing import Any
 
@@ -163,7 +164,7 @@ class TaskMessage:
             raise CorruptPayload(f"payload is a {type(data).__name__}, not a JSON object")
         if data.get("v") != PAYLOAD_VERSION:
             raise CorruptPayload(f"unknown payload version {_brief(data.get('v'))}")
-        scheduled_time, enqueued_at = _checked_fields(data)
+        scheduled_time, enqueued_at = _checked_fields(data.get)
         return cls(
             id=data["id"],
             name=data["name"],
@@ -220,8 +221,16 @@ class TaskMessage:
         raises ``TypeError`` here, as it would when a server-backed queue
         stores it). Unlike :meth:`copy` it does not validate the fields: for a
         store that keeps objects and validates what it delivers."""
+        # Attribute by attribute, not through __dict__: reading an object's
+        # __dict__ makes CPython build one for it, a second object per
+        # message for the garbage collector to walk (a queue in memory holds
+        # tens of thousands of them).
         clone = object.__new__(TaskMessage)
-        clone.__dict__.update(self.__dict__)
+        clone.name, clone.id, clone.queue, clone.priority = self.name, self.id, self.queue, self.priority
+        clone.scheduled_time, clone.enqueued_at = self.scheduled_time, self.enqueued_at
+        clone.attempts, clone.max_attempts = self.attempts, self.max_attempts
+        clone.error, clone.traceback = self.error, self.traceback
+        clone.lease_token, clone.lease_expires, clone.created = self.lease_token, self.lease_expires, self.created
         args, kwargs, meta = self.args, self.kwargs, self.meta
         if type(args) is list and plain_values(args) and _flat_mapping(kwargs) and _flat_mapping(meta):
             # Flat, the usual case: shallow copies share nothing mutable.
@@ -235,7 +244,7 @@ class TaskMessage:
         stored payload (``CorruptPayload`` if they fail): how a store that
         keeps objects hands one out, without building a dict in between."""
         try:
-            scheduled_time, enqueued_at = _checked_fields(self.__dict__)
+            scheduled_time, enqueued_at = _checked_fields(partial(getattr, self))
             clone = self.detached()
         except CorruptPayload:
             raise
@@ -292,35 +301,38 @@ def plain_values(values: Iterable[Any]) -> bool:
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _field_problem(data: dict, key: str) -> str:
-    if key not in data:
+def _field_problem(get: Callable[[str, Any], Any], key: str) -> str:
+    value = get(key, _MISSING)
+    if value is _MISSING:
         return f"payload has no {key!r}"
-    return f"payload field {key!r} has the wrong type ({type(data[key]).__name__})"
+    return f"payload field {key!r} has the wrong type ({type(value).__name__})"
 
-def _checked_fields(data: dict[str, Any]) -> tuple[float, float]:
-    """CorruptPayload unless ``data`` (a decoded payload, or a message's own
-    ``__dict__``) holds valid message fields; its two times as floats."""
+
+def _checked_fields(get: Callable[[str, Any], Any]) -> tuple[float, float]:
+    """CorruptPayload unless the fields that ``get(name, default)`` reads (a
+    decoded payload's ``get``, or ``getattr`` on a message) are valid
+    message fields; its two times as floats."""
     # Exact type checks: what json.loads produces, and bool is not an int here.
     # This runs for every delivered task, so it stays one cheap loop.
     for key, allowed in _FIELD_TYPES:
-        if type(data.get(key, _MISSING)) not in allowed:
-            raise CorruptPayload(_field_problem(data, key))
-    priority = data["priority"]
+        if type(get(key, _MISSING)) not in allowed:
+            raise CorruptPayload(_field_problem(get, key))
+    priority = get("priority", 0)
     if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         raise CorruptPayload(
             f"payload field 'priority' is outside {MIN_PRIORITY}..{MAX_PRIORITY}"
         )
     # float() of a huge int raises OverflowError (reported as such);
     # 1e999 parses as inf and NaN is accepted by json.loads.
-    scheduled_time = float(data["scheduled_time"])
-    enqueued_at = float(data["enqueued_at"])
+    scheduled_time = float(get("scheduled_time", 0))
+    enqueued_at = float(get("enqueued_at", 0))
     if not math.isfinite(scheduled_time):
         raise CorruptPayload("payload field 'scheduled_time' is not a finite number")
     if not math.isfinite(enqueued_at):
         raise CorruptPayload("payload field 'enqueued_at' is not a finite number")
-    if data["attempts"] < 0:
+    if get("attempts", 0) < 0:
         raise CorruptPayload("payload field 'attempts' is negative")
-    if data["max_attempts"] < 0:
+    if get("max_attempts", 0) < 0:
         raise CorruptPayload("payload field 'max_attempts' is negative")
     return scheduled_time, enqueued_at
 

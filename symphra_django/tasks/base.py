@@ -43,6 +43,20 @@ from symphra_django.tasks.schedules import Schedule, Window
 from symphra_django.utils.times import naive_datetime_error
 
 logger = logging.getLogger("symphra_django.tasks")
+
+_backend_handler: Any = None
+
+
+def _handler() -> Any:
+    """``symphra_django.backends.handler``, imported on first use (importing
+    it with this module would load django.db before the settings are read),
+    then kept: an import statement costs a tenth of an in-memory enqueue."""
+    global _backend_handler
+    if _backend_handler is None:
+        from symphra_django.backends import handler
+
+        _backend_handler = handler
+    return _backend_handler
 #: Keyword arguments of ``enqueue`` that are options, not task arguments
 #: (unless the task function itself has a parameter of that name).
 ENQUEUE_OPTIONS = ("run_at", "delay", "priority", "queue", "task_id")
@@ -108,9 +122,7 @@ class Task:
         alias (that backend's ``queue_name`` option, ``"default"`` unless set)."""
         if self.declared_queue is not None:
             return self.declared_queue
-        from symphra_django.backends.handler import default_queue
-
-        return default_queue(self.backend)
+        return _handler().default_queue(self.backend)
 
     @queue.setter
     def queue(self, value: str | None) -> None:
@@ -158,10 +170,8 @@ class Task:
 
     def _store(self, message: TaskMessage) -> TaskMessage:
         """Store a message built by :meth:`message` on this task's backend."""
-        from symphra_django.backends import backends
-
         self._warn_if_undiscoverable()
-        backend = backends[self.backend]
+        backend = _handler().backends[self.backend]
         message.created = backend.enqueue_sync(message)
         if task_enqueued.receivers:
             task_enqueued.emit(backend, message, self, created=message.created, scheduled_time=message.scheduled_time)
@@ -225,12 +235,10 @@ class Task:
         return messages
 
     def _store_many(self, messages: list[TaskMessage]) -> list[TaskMessage]:
-        from symphra_django.backends import backends
-
         if not messages:
             return messages
         self._warn_if_undiscoverable()
-        backend = backends[self.backend]
+        backend = _handler().backends[self.backend]
         backend.enqueue_many_sync(messages)
         if task_enqueued.receivers:
             for message in messages:
