@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,11 +31,60 @@ from symphra_django.messages import (
 )
 
 
+_Entry = tuple[int, float, int, str]
+
+
+class _Ready:
+    """Due tasks as (-priority, scheduled_time, seq, id), taken smallest first.
+
+    Nearly every task arrives in that order (due now, same priority, next
+    in sequence): those join a first-in-first-out lane per priority, and
+    only the others go to a heap. Taking from a lane costs a tenth of a
+    heap's pop over tens of thousands of tasks.
+    """
+
+    __slots__ = ("lanes", "heap", "count")
+
+    def __init__(self) -> None:
+        #: -priority → entries in order; only lanes that hold some.
+        self.lanes: dict[int, deque[_Entry]] = {}
+        self.heap: list[_Entry] = []
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def push(self, entry: _Entry) -> None:
+        self.count += 1
+        lane = self.lanes.get(entry[0])
+        if lane is None:
+            self.lanes[entry[0]] = deque((entry,))
+        elif lane[-1] <= entry:
+            lane.append(entry)
+        else:
+            heapq.heappush(self.heap, entry)
+
+    def pop(self) -> _Entry:
+        """The smallest entry (IndexError if there is none)."""
+        heap, lanes = self.heap, self.lanes
+        if lanes:
+            key = min(lanes) if len(lanes) > 1 else next(iter(lanes))
+            lane = lanes[key]
+            if not heap or lane[0] <= heap[0]:
+                entry = lane.popleft()
+                if not lane:
+                    del lanes[key]
+                self.count -= 1
+                return entry
+        entry = heapq.heappop(heap)
+        self.count -= 1
+        return entry
+
+
 @dataclass
 class _Queue:
     pending: dict[str, tuple[int, TaskMessage]] = field(default_factory=dict)
-    # (-priority, scheduled_time, seq, id): due tasks, best first.
-    ready: list[tuple[int, float, int, str]] = field(default_factory=list)
+    ready: _Ready = field(default_factory=_Ready)
     # (scheduled_time, seq, id): tasks not yet due.
     delayed: list[tuple[float, int, str]] = field(default_factory=list)
     in_flight: dict[str, TaskMessage] = field(default_factory=dict)
@@ -103,7 +153,7 @@ class MemoryBackend(QueueBackend):
         seq = next(self._seq)
         q.pending[task.id] = (seq, task)
         if task.scheduled_time <= now:
-            heapq.heappush(q.ready, (-task.priority, task.scheduled_time, seq, task.id))
+            q.ready.push((-task.priority, task.scheduled_time, seq, task.id))
         else:
             heapq.heappush(q.delayed, (task.scheduled_time, seq, task.id))
 
@@ -113,7 +163,7 @@ class MemoryBackend(QueueBackend):
             entry = q.pending.get(task_id)
             if entry is not None and entry[0] == seq:
                 queued = entry[1]
-                heapq.heappush(q.ready, (-queued.priority, scheduled, seq, task_id))
+                q.ready.push((-queued.priority, scheduled, seq, task_id))
         for task_id, token in q.leases.pop_due(now):
             task = q.in_flight.get(task_id)
             if task is None or task.lease_token != token:
@@ -167,7 +217,7 @@ class MemoryBackend(QueueBackend):
             now = self._clock()
             self._promote(q, now)
             while q.ready and len(out) < max_items:
-                _, _, seq, task_id = heapq.heappop(q.ready)
+                _, _, seq, task_id = q.ready.pop()
                 entry = q.pending.get(task_id)
                 if entry is None or entry[0] != seq:
                     continue

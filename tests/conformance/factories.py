@@ -9,7 +9,6 @@ other tests use ``FACTORIES`` to run on every real server.
 
 from __future__ import annotations
 
-import heapq
 import time
 import uuid
 from collections.abc import Callable
@@ -108,11 +107,12 @@ class MemoryFactory(BackendFactory):
             q = backend._queue(queue)  # type: ignore[attr-defined]
             seq = next(backend._seq)  # type: ignore[attr-defined]
             q.pending[task.id] = (seq, task)
-            heapq.heappush(q.ready, (-(10**7), task.scheduled_time, seq, task.id))
+            q.ready.push((-(10**7), task.scheduled_time, seq, task.id))
 
 
 # Factories in their own modules subclass BackendFactory, defined above.
 from .factory_database import MariaDBFactory, PostgreSQLFactory, SQLiteFactory  # noqa: E402
+
 
 def _redis_factory() -> BackendFactory:
     from .factory_redis import RedisFactory
