@@ -67,6 +67,8 @@ class Engagement:
         self._clock = clock
         self._cond = threading.Condition(threading.Lock())
         self._busy = 0
+        #: Threads in wait_turn without a timeout (see begin).
+        self._sleepers = 0
         self._idle_since = clock()
         self._finished = 0
         self._stopped = False
@@ -93,10 +95,15 @@ class Engagement:
                     # would read as room for more threads.
                     self._mark_time, self._mark_cpu = now, self._cpu_clock()
                     self._mark_finished = self._finished
-                # A waiting thread slept without a timeout while the pool
-                # was idle: one of them now watches, each window, for
-                # claiming threads all held up by long tasks.
-                self._cond.notify()
+                if self._sleepers:
+                    # Threads that began waiting while the pool was idle
+                    # sleep without a timeout: they now watch, each window,
+                    # for claiming threads all held up by long tasks. Only
+                    # those: with one thread claiming, the pool is idle for
+                    # a moment between any two batches, and waking a
+                    # waiting thread each time cost a third of the
+                    # throughput of Python-bound tasks (GIL handoffs).
+                    self._cond.notify_all()
             self._busy += 1
 
     def end(self, finished: int) -> None:
@@ -117,7 +124,14 @@ class Engagement:
         takes in more."""
         with self._cond:
             while index >= self.active and not self._stopped:
-                self._cond.wait(self.window if self._busy else None)
+                if self._busy:
+                    self._cond.wait(self.window)
+                else:
+                    self._sleepers += 1
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._sleepers -= 1
                 self._review()
 
     def stop(self) -> None:

@@ -123,6 +123,35 @@ def test_a_thread_that_began_waiting_while_the_pool_was_idle_is_let_in_when_a_lo
         thread.join(5)
 
 
+def test_back_to_back_batches_of_one_thread_do_not_wake_the_threads_waiting_their_turn():
+    # Between two batches of the one claiming thread the pool is idle for
+    # an instant; waking a waiting thread there would hand the GIL across
+    # cores once a batch.
+    reviews_by_waiter = []
+
+    class Counting(Engagement):
+        def _review(self) -> None:
+            if threading.current_thread() is waiter:
+                reviews_by_waiter.append(1)
+            super()._review()
+
+    engagement = Counting(2, window=60.0)  # no review falls due by the clock
+    engagement.begin()  # busy: the waiter waits with a timeout
+    waiter = threading.Thread(target=engagement.wait_turn, args=(1,))
+    waiter.start()
+    try:
+        wait_until(lambda: engagement._cond._waiters, timeout=5, message="the second thread to wait")
+        engagement.end(32)
+        for _ in range(200):
+            engagement.begin()
+            engagement.end(32)
+        time.sleep(0.1)  # what a wake would have let it do
+        assert reviews_by_waiter == []
+    finally:
+        engagement.stop()
+        waiter.join(5)
+
+
 def test_stop_releases_every_thread_waiting_its_turn():
     engagement = Engagement(3)
     threads = [threading.Thread(target=engagement.wait_turn, args=(i,)) for i in (1, 2)]
