@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections import deque
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +30,6 @@ from symphra_django.messages import (
     new_task_id,
 )
 
-
 _Entry = tuple[int, float, int, str]
 
 
@@ -43,7 +42,7 @@ class _Ready:
     heap's pop over tens of thousands of tasks.
     """
 
-    __slots__ = ("lanes", "heap", "count")
+    __slots__ = ("count", "heap", "lanes")
 
     def __init__(self) -> None:
         #: -priority → entries in order; only lanes that hold some.
