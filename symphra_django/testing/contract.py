@@ -634,7 +634,10 @@ class ClearAndHealthRules(ContractHarness):
 
     ``clear(queue)`` removes every waiting and in-flight task of one queue,
     returns how many, and leaves the other queues alone. ``health_check``
-    answers True while the backend works and never raises.
+    answers True while the backend works and never raises. ``upkeep``
+    (which workers call in the background when ``wants_upkeep`` is true)
+    answers a wait in seconds and moves no task: what waited still waits,
+    what was leased is still leased.
     """
 
     def test_clear_empties_one_queue_and_nothing_else(self, backend: QueueBackend) -> None:
@@ -647,6 +650,15 @@ class ClearAndHealthRules(ContractHarness):
 
     def test_health_check_answers_true(self, backend: QueueBackend) -> None:
         assert backend.health_check_sync() is True
+
+    def test_upkeep_answers_a_wait_and_moves_no_task(self, backend: QueueBackend) -> None:
+        backend.enqueue_many_sync([message(id=f"u{i}") for i in range(3)])
+        [leased] = self.take(backend, 1)
+        wait = backend.upkeep()
+        assert isinstance(wait, (int, float)) and wait > 0, f"upkeep() must answer a wait in seconds, not {wait!r}"
+        assert backend.upkeep() > 0  # and again, with nothing new
+        assert backend.acknowledge_sync(leased), "upkeep() must leave a lease alone"
+        assert sorted(self.ids(self.take(backend))) == sorted({"u0", "u1", "u2"} - {leased.id})
 
 
 #: Payloads nobody can read, as a broken or hostile producer might store them.
