@@ -39,6 +39,14 @@ ROOM = 0.85
 GAIN = 1.1
 #: ...and a thread taken out stays out when they finish at least this fast.
 KEEP = 0.95
+#: Seconds between two looks of a thread waiting its turn while the pool
+#: was idle when it began to wait. Nothing wakes it when work starts: with
+#: one thread claiming, the pool is idle for an instant between any two
+#: batches (and between any two polls of an idle queue), and a wake there
+#: cost a GIL handoff each time (a third of the throughput of short
+#: Python-bound tasks). A task that holds every claiming thread is seen
+#: within this long, and another thread let in.
+IDLE_LOOK = 1.0
 #: Seconds between trials at first; doubled after each that did not pay.
 PROBE_INTERVAL = 0.5
 MAX_PROBE_INTERVAL = 8.0
@@ -67,8 +75,6 @@ class Engagement:
         self._clock = clock
         self._cond = threading.Condition(threading.Lock())
         self._busy = 0
-        #: Threads in wait_turn without a timeout (see begin).
-        self._sleepers = 0
         self._idle_since = clock()
         self._finished = 0
         self._stopped = False
@@ -95,15 +101,6 @@ class Engagement:
                     # would read as room for more threads.
                     self._mark_time, self._mark_cpu = now, self._cpu_clock()
                     self._mark_finished = self._finished
-                if self._sleepers:
-                    # Threads that began waiting while the pool was idle
-                    # sleep without a timeout: they now watch, each window,
-                    # for claiming threads all held up by long tasks. Only
-                    # those: with one thread claiming, the pool is idle for
-                    # a moment between any two batches, and waking a
-                    # waiting thread each time cost a third of the
-                    # throughput of Python-bound tasks (GIL handoffs).
-                    self._cond.notify_all()
             self._busy += 1
 
     def end(self, finished: int) -> None:
@@ -120,18 +117,11 @@ class Engagement:
     def wait_turn(self, index: int) -> None:
         """Block until thread ``index`` is admitted or :meth:`stop` is called.
         While every claiming thread is busy the wait ends each window to
-        review, so a pool whose threads are all held up by long tasks still
-        takes in more."""
+        review, and otherwise every ``IDLE_LOOK`` seconds, so a pool whose
+        threads are all held up by long tasks still takes in more."""
         with self._cond:
             while index >= self.active and not self._stopped:
-                if self._busy:
-                    self._cond.wait(self.window)
-                else:
-                    self._sleepers += 1
-                    try:
-                        self._cond.wait()
-                    finally:
-                        self._sleepers -= 1
+                self._cond.wait(self.window if self._busy else IDLE_LOOK)
                 self._review()
 
     def stop(self) -> None:

@@ -62,9 +62,13 @@ MAX_ID_LENGTH = QueuedTask._meta.get_field("id").max_length
 #: Seconds between two checkpoints of SQLite's write-ahead log by a worker's
 #: upkeep while the log grows: at a few thousand pages a second the log
 #: stays under SQLite's own 1000-page trigger. While it does not grow, the
-#: upkeep looks every CHECKPOINT_IDLE seconds (the log may start growing).
+#: upkeep looks again after CHECKPOINT_IDLE seconds, doubled at each look
+#: that finds no change up to CHECKPOINT_IDLE_MAX: an idle worker wakes for
+#: it a few times a minute, and when work starts, SQLite checkpoints once
+#: in a commit at worst before the upkeep looks again.
 CHECKPOINT_BUSY = 0.1
 CHECKPOINT_IDLE = 0.5
+CHECKPOINT_IDLE_MAX = 4.0
 #: Outside WAL mode there is no log to fold: look again this much later.
 CHECKPOINT_NO_WAL = 60.0
 
@@ -129,6 +133,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         #: Queues whose last claim came back full (see claims_lock_database).
         self._draining: set[str] = set()
         self._last_checkpoint = (-1, -1)
+        self._idle_wait = CHECKPOINT_IDLE / 2
 
     def describe(self) -> str:
         return f"{type(self).__name__}({self.alias}, database={self.database!r})"
@@ -159,8 +164,11 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
             raise
         if state[0] < 0:
             return CHECKPOINT_NO_WAL
-        grew, self._last_checkpoint = state != self._last_checkpoint, state
-        return CHECKPOINT_BUSY if grew else CHECKPOINT_IDLE
+        if state != self._last_checkpoint:
+            self._last_checkpoint, self._idle_wait = state, CHECKPOINT_IDLE / 2
+            return CHECKPOINT_BUSY
+        self._idle_wait = min(self._idle_wait * 2, CHECKPOINT_IDLE_MAX)
+        return self._idle_wait
 
     def _db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
         return self.dialect.db_time(connection, epoch)

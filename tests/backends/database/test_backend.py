@@ -410,15 +410,18 @@ def test_workers_fold_sqlites_log_back_so_that_no_claim_commit_has_to(wal_db):
     assert log_state(wal_db)[0] < frames
 
 
-def test_upkeep_looks_less_often_while_the_log_does_not_grow(wal_db):
+def test_upkeep_looks_less_and_less_often_while_the_log_does_not_grow(wal_db):
     from symphra_django.backends.database import backend as module
 
     backend = DatabaseBackend(database=wal_db)
     fill(backend, 5)
     assert backend.upkeep() == module.CHECKPOINT_BUSY
-    assert backend.upkeep() == module.CHECKPOINT_IDLE
+    waits = [backend.upkeep() for _ in range(6)]
+    assert waits[0] == module.CHECKPOINT_IDLE
+    assert waits == sorted(waits) and waits[-1] == module.CHECKPOINT_IDLE_MAX
     fill(backend, 5)
     assert backend.upkeep() == module.CHECKPOINT_BUSY
+    assert backend.upkeep() == module.CHECKPOINT_IDLE  # idle again: from the start
 
 
 def test_outside_wal_mode_upkeep_has_nothing_to_fold(sqlite_db):
