@@ -108,8 +108,11 @@ class Engagement:
         with self._cond:
             self._finished += finished
             # Reviewed while this thread still counts as busy: its batch
-            # just ran.
-            self._review()
+            # just ran. A claim that found nothing says nothing about
+            # whether more threads would help (an idle pool's polls would
+            # read as threads busy at no CPU, and let in another).
+            if finished:
+                self._review()
             self._busy -= 1
             if not self._busy:
                 self._idle_since = self._clock()

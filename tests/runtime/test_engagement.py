@@ -152,6 +152,17 @@ def test_back_to_back_batches_of_one_thread_do_not_wake_the_threads_waiting_thei
         waiter.join(5)
 
 
+def test_an_idle_pools_polls_let_no_other_thread_in():
+    now = [0.0]
+    engagement = Engagement(4, cpu_clock=lambda: 0.0, clock=lambda: now[0])
+    for _ in range(100):  # a poll every 10 ms that finds nothing, at no CPU
+        engagement.begin()
+        now[0] += 0.001
+        engagement.end(0)
+        now[0] += 0.009
+    assert engagement.active == 1
+
+
 def test_stop_releases_every_thread_waiting_its_turn():
     engagement = Engagement(3)
     threads = [threading.Thread(target=engagement.wait_turn, args=(i,)) for i in (1, 2)]
