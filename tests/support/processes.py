@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support.waiting import wait_until
@@ -57,5 +58,15 @@ class Project:
 
 
 def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Every thread's stack (settings_e2e registers faulthandler on
+        # SIGUSR2), then the process is killed and the failure shows both.
+        proc.send_signal(signal.SIGUSR2)
+        time.sleep(1)
+        proc.kill()
+        out, _ = proc.communicate(timeout=30)
+        raise AssertionError(f"runscheduler did not stop within {timeout:g}s; its output and threads:\n"
+                             f"{out[-30000:]}") from None
     return proc.returncode, out

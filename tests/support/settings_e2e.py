@@ -4,9 +4,15 @@ The database file comes from ``SYMPHRA_E2E_DB``; the queue is the database
 backend on it, so the test process and every subprocess share one queue.
 """
 
+import faulthandler
 import os
+import signal
 
 from tests.settings import *  # noqa: F403
+
+# A process that does not stop in time is asked for every thread's stack
+# (tests.support.processes.finish), so that a hang says where it hangs.
+faulthandler.register(signal.SIGUSR2, all_threads=True)
 
 DATABASES = {
     "default": {
