@@ -11,6 +11,7 @@ here instead, as often as it asks, off every task's path.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 
 from symphra_django.backends.base import UPKEEP_RETRY_SECONDS, QueueBackend
@@ -53,7 +54,7 @@ class Upkeep:
             logger.info("upkeep of %s works again", self.backend.describe())
             self.failing = False
         # A nonsense answer must neither spin this thread nor park it forever.
-        return min(max(wait, 0.01), 3600.0) if wait == wait else UPKEEP_RETRY_SECONDS
+        return UPKEEP_RETRY_SECONDS if math.isnan(wait) else min(max(wait, 0.01), 3600.0)
 
     def _loop(self) -> None:
         from django.db import connections

@@ -44,19 +44,17 @@ from symphra_django.utils.times import naive_datetime_error
 
 logger = logging.getLogger("symphra_django.tasks")
 
-_backend_handler: Any = None
 
-
+@functools.cache
 def _handler() -> Any:
     """``symphra_django.backends.handler``, imported on first use (importing
     it with this module would load django.db before the settings are read),
     then kept: an import statement costs a tenth of an in-memory enqueue."""
-    global _backend_handler
-    if _backend_handler is None:
-        from symphra_django.backends import handler
+    from symphra_django.backends import handler
 
-        _backend_handler = handler
-    return _backend_handler
+    return handler
+
+
 #: Keyword arguments of ``enqueue`` that are options, not task arguments
 #: (unless the task function itself has a parameter of that name).
 ENQUEUE_OPTIONS = ("run_at", "delay", "priority", "queue", "task_id")

@@ -305,6 +305,13 @@ class SQLiteDialect(Dialect):
     # claims wait for. A unary + keeps the condition and takes the column
     # out of index selection, leaving the primary key.
     held_status = "+{}"
+    # In WAL mode, the commit that takes the log past wal_autocheckpoint
+    # (1000 pages) copies the log into the database file and syncs it
+    # before it returns: at 200 tasks a second that was about one claim or
+    # acknowledgement a second waiting milliseconds, the 99th percentile of
+    # start lateness. A worker's upkeep thread checkpoints more often, so
+    # the log never gets there; PASSIVE waits for no reader or writer.
+    has_upkeep = True
 
     def db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
         # What adapt_datetimefield_value stores (str() of the naive UTC
@@ -317,14 +324,6 @@ class SQLiteDialect(Dialect):
     def set_busy_timeout(self, connection: BaseDatabaseWrapper, seconds: float) -> None:
         connection.ensure_connection()
         connection.connection.execute(busy_timeout_pragma(seconds))
-
-    # In WAL mode, the commit that takes the log past wal_autocheckpoint
-    # (1000 pages) copies the log into the database file and syncs it
-    # before it returns: at 200 tasks a second that was about one claim or
-    # acknowledgement a second waiting milliseconds, the 99th percentile of
-    # start lateness. A worker's upkeep thread checkpoints more often, so
-    # the log never gets there; PASSIVE waits for no reader or writer.
-    has_upkeep = True
 
     def checkpoint(self, connection: BaseDatabaseWrapper) -> tuple[int, int]:
         """Copy what it can of the write-ahead log into the database file,
