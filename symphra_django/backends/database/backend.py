@@ -42,6 +42,7 @@ from symphra_django.backends.base import QueueBackend, lease_expired_error
 from symphra_django.backends.database import claims as sql
 from symphra_django.backends.database.inspection import DatabaseInspection
 from symphra_django.backends.database.workers import SQLWorkerRegistry
+from symphra_django.backends.sql_locks import is_lock_error, poll_for_lock, polls_for_locks
 from symphra_django.messages import TaskMessage
 from symphra_django.models import QueuedTask
 from symphra_django.utils.text import shorten_name
@@ -87,9 +88,6 @@ def next_seqs(count: int) -> int:
         first = max(_last_seq + 1, time.time_ns())
         _last_seq = first + count - 1
     return first
-
-
-_is_lock_error = sql.is_lock_error
 
 
 class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
@@ -179,8 +177,8 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         a dropped connection. Inside the caller's transaction nothing is
         retried: the transaction is the caller's to redo."""
         connection = self.connection
-        if self.dialect.polls_for_locks and not connection.in_atomic_block:
-            return sql.poll_for_lock(self.dialect, connection, operation)
+        if polls_for_locks(connection) and not connection.in_atomic_block:
+            return poll_for_lock(connection, operation)
         delay = 0.002
         reconnected = False
         for attempt in itertools.count():
@@ -190,7 +188,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
             except (OperationalError, InterfaceError) as exc:
                 if connection.in_atomic_block:
                     raise
-                if _is_lock_error(exc) and attempt < LOCK_RETRIES:
+                if is_lock_error(exc) and attempt < LOCK_RETRIES:
                     time.sleep(delay * random.uniform(0.5, 1.5))
                     delay = min(delay * 2, 0.5)
                     continue

@@ -17,23 +17,17 @@ value is a query parameter. Status values are constants of this module.
 
 from __future__ import annotations
 
-import random
 import re
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from symphra_django.backends.sql_names import TableNames
 from symphra_django.models import QueuedTask
 from symphra_django.utils.times import model_datetime
-
-T = TypeVar("T")
 
 # str() of a choices member is its value (``.value`` would be the same, but
 # without django-stubs the type checker sees the (value, label) tuple).
@@ -72,9 +66,6 @@ class Dialect:
     upserts = True
     #: How a claim reads the payload column ({} is the quoted column).
     payload_read = "{}"
-    #: Whether the backend waits for a write lock itself, in short steps,
-    #: instead of in the engine's busy handler (see ``SQLiteDialect``).
-    polls_for_locks = False
     #: Whether a claim takes a database-wide write lock even when nothing is
     #: due (SQLite): the backend then looks for a due task with a read first.
     claims_lock_database = False
@@ -92,16 +83,6 @@ class Dialect:
         """Epoch seconds as the query parameter Django would bind for a
         ``DateTimeField`` on this connection."""
         return connection.ops.adapt_datetimefield_value(model_datetime(epoch))
-
-    def busy_timeout(self, connection: BaseDatabaseWrapper) -> float:
-        """Seconds a statement may wait for a lock: the connection's ``timeout``
-        option (5 s by default, as in Python's sqlite3)."""
-        return float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5.0))
-
-    def set_busy_timeout(self, connection: BaseDatabaseWrapper, seconds: float) -> None:
-        """Make the engine wait up to ``seconds`` for a lock (dialects that
-        ``polls_for_locks``)."""
-        raise NotImplementedError
 
     def checkpoint(self, connection: BaseDatabaseWrapper) -> tuple[int, int]:
         """(-1, -1): only SQLite keeps a write-ahead log to fold back."""
@@ -280,14 +261,6 @@ class SQLiteDialect(Dialect):
     # be lost to its leases. Read the payload as bytes and let the decoder
     # refuse the one bad row.
     payload_read = "CAST({} AS BLOB)"
-    # SQLite's busy handler sleeps 1, 2, 5, 10, … up to 100 ms between looks
-    # at a write lock, so under steady writes (tasks writing their own rows
-    # to the same file) a claim or acknowledgement of a few hundred
-    # microseconds waited tens of milliseconds, and a worker killed in that
-    # time ran all those finished tasks again. The backend turns the handler
-    # off around its own statements and retries every fraction of a
-    # millisecond, within the connection's ``timeout``.
-    polls_for_locks = True
     # Any write statement takes SQLite's one writer lock as it starts, even
     # an UPDATE that matches no row: an idle worker's claim would hold up the
     # producers' inserts and the acknowledgements on every poll. A read
@@ -321,10 +294,6 @@ class SQLiteDialect(Dialect):
             return str(datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None))
         return super().db_time(connection, epoch)
 
-    def set_busy_timeout(self, connection: BaseDatabaseWrapper, seconds: float) -> None:
-        connection.ensure_connection()
-        connection.connection.execute(busy_timeout_pragma(seconds))
-
     def checkpoint(self, connection: BaseDatabaseWrapper) -> tuple[int, int]:
         """Copy what it can of the write-ahead log into the database file,
         waiting for nobody: (frames in the log, frames copied), both -1 if
@@ -332,46 +301,6 @@ class SQLiteDialect(Dialect):
         connection.ensure_connection()
         _busy, frames, copied = connection.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return frames, copied
-
-
-#: Seconds between two looks at SQLite's write lock (``poll_for_lock``).
-LOCK_POLL = 0.0005
-
-
-def is_lock_error(exc: BaseException) -> bool:
-    """Whether a database error says a lock was not granted (SQLite's
-    "database is locked", a broken deadlock, MySQL's lock wait timeout)."""
-    text = str(exc).lower()
-    return "locked" in text or "deadlock" in text or "lock wait timeout" in text
-
-
-def poll_for_lock(dialect: Dialect, connection: BaseDatabaseWrapper, operation: Callable[[BaseDatabaseWrapper], T]) -> T:
-    """Run ``operation(connection)``; on a dialect that ``polls_for_locks``
-    (SQLite) with the engine's busy handler off, retrying a write lock not
-    granted every ~0.5 ms until the connection's ``timeout`` is spent
-    (``SQLiteDialect.polls_for_locks`` says why). Inside the caller's
-    transaction, or on other engines, it just runs."""
-    if not dialect.polls_for_locks or connection.in_atomic_block:
-        return operation(connection)
-    budget = dialect.busy_timeout(connection)
-    deadline = time.monotonic() + budget
-    dialect.set_busy_timeout(connection, 0)
-    try:
-        while True:
-            try:
-                return operation(connection)
-            except OperationalError as exc:
-                if not is_lock_error(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(LOCK_POLL * random.uniform(0.5, 1.5))
-    finally:
-        if connection.connection is not None:
-            dialect.set_busy_timeout(connection, budget)
-
-
-@lru_cache(maxsize=8)
-def busy_timeout_pragma(seconds: float) -> str:
-    return f"PRAGMA busy_timeout = {int(seconds * 1000)}"
 
 
 _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")

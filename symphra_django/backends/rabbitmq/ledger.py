@@ -20,6 +20,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Min, Q
 
 from symphra_django.backends.rabbitmq.ledger_sql import INSERT_FIELDS, LedgerSQL
+from symphra_django.backends.sql_locks import poll_for_lock
 from symphra_django.models import BrokerTask
 
 # str() of a choices member is its value (``.value`` would be the same, but
@@ -65,7 +66,9 @@ class GroupCommit:
 
     Each write is one conditional statement, so batching changes no outcome;
     it also keeps this process's writers from fighting over SQLite's single
-    write lock (SQLite makes the losers sleep and poll).
+    write lock. Waiting for that lock takes short steps (``sql_locks``):
+    SQLite's own busy handler sleeps up to 100 ms, a window in which a killed
+    worker's finished tasks stay unacknowledged.
     """
 
     def __init__(self, database: str) -> None:
@@ -85,14 +88,7 @@ class GroupCommit:
                 with self._mutex:
                     batch, self._queue = self._queue, []
                 try:
-                    if len(batch) == 1:
-                        # A lone writer needs no transaction: its statements
-                        # commit one by one, sparing a BEGIN and a COMMIT.
-                        batch[0].result = batch[0].work()
-                    else:
-                        with transaction.atomic(using=self.database):
-                            for item in batch:
-                                item.result = item.work()
+                    poll_for_lock(connections[self.database], lambda _connection: self._write(batch))
                 except BaseException as exc:  # noqa: BLE001 - every writer of the batch hears it
                     for item in batch:
                         item.error = exc
@@ -101,6 +97,18 @@ class GroupCommit:
         if job.error is not None:
             raise job.error
         return job.result
+
+    def _write(self, batch: list[_Job]) -> None:
+        # Run again whole if SQLite's write lock was not granted: each job is
+        # one conditional statement (or a few), so a repeat changes no outcome.
+        if len(batch) == 1:
+            # A lone writer needs no transaction: its statements commit one
+            # by one, sparing a BEGIN and a COMMIT.
+            batch[0].result = batch[0].work()
+        else:
+            with transaction.atomic(using=self.database):
+                for item in batch:
+                    item.result = item.work()
 
 
 class Ledger:

@@ -7,12 +7,15 @@ without a broker: the conformance suite covers the backend as a whole.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 import uuid
 
 import pytest
-from django.db import connections
+from django.db import OperationalError, connections
 
+from symphra_django.backends import sql_locks
 from symphra_django.backends.rabbitmq.ledger import FAILED, IN_FLIGHT, QUEUED, Entry, Ledger
 from symphra_django.models import BrokerTask
 from tests.support.databases import explain, use_database
@@ -128,3 +131,54 @@ def test_a_claim_finds_its_rows_by_id_not_by_scanning_the_queued_backlog(ledger)
     params = ["c1", 1.0, 1.0, "ns", "q", *(e.task_id for e in backlog[:32]), *(e.token for e in backlog[:32])]
     plan = explain(ledger.database, ledger.sql.claim(32), params, "symphra_broker_task")
     assert "state_idx" not in plan, plan
+
+
+# -- SQLite's write lock ---------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_ledger(request) -> Ledger:
+    use_database(request, "default")
+    return Ledger("ns", "default")
+
+
+def hold_write_lock(alias: str) -> sqlite3.Connection:
+    holder = sqlite3.connect(connections[alias].settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_an_acknowledgement_waits_for_sqlites_write_lock_in_its_own_short_steps(sqlite_ledger, monkeypatch):
+    # SQLite's busy handler would sleep up to 100 ms between looks: a window
+    # in which the finished tasks of a killed worker stay unacknowledged.
+    [entry] = entries(1)
+    sqlite_ledger.add("q", [entry])
+    sqlite_ledger.claim("q", [entry], "c1", time.time() + 60)
+    timeouts: list[float] = []
+    set_busy_timeout = sql_locks._set_busy_timeout
+    monkeypatch.setattr(sql_locks, "_set_busy_timeout", lambda c, s: (timeouts.append(s), set_busy_timeout(c, s)))
+    holder = hold_write_lock("default")
+    releaser = threading.Timer(0.3, holder.rollback)
+    releaser.start()
+    try:
+        assert sqlite_ledger.finish("q", [entry.task_id], {"c1"}) == 1
+    finally:
+        releaser.join()
+        holder.close()
+    assert states(sqlite_ledger) == {}
+    # The engine's handler was off while the ledger waited, and the
+    # connection's configured timeout (OPTIONS["timeout"]) is back after.
+    assert timeouts == [0, sql_locks.busy_timeout(connections["default"])]
+
+
+def test_a_sqlite_lock_held_past_the_connections_timeout_reaches_every_writer(sqlite_ledger, monkeypatch):
+    [entry] = entries(1)
+    sqlite_ledger.add("q", [entry])
+    monkeypatch.setitem(connections["default"].settings_dict["OPTIONS"], "timeout", 0.1)
+    holder = hold_write_lock("default")
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            sqlite_ledger.claim("q", [entry], "c1", time.time() + 60)
+    finally:
+        holder.close()
+    assert states(sqlite_ledger) == {entry.task_id: QUEUED}
