@@ -46,6 +46,9 @@ logger = logging.getLogger("symphra_django.scheduler")
 #: worker: time for the backend to notice that a dead worker's lease ran out
 #: and for this process to claim the task.
 HELD_GRACE = 5.0
+#: Seconds the last throughput counts may take to reach the database at
+#: stop, even after the workers used up the shutdown timeout.
+THROUGHPUT_STOP_GRACE = 2.0
 
 
 def connect_backend(backend: QueueBackend, retries: int | None = None) -> None:
@@ -291,11 +294,20 @@ class Scheduler:
         """Stop beat, let running tasks finish up to ``timeout`` (default: the
         shutdown timeout), hand back unstarted work. True if all finished."""
         timeout = self.shutdown_timeout if timeout is None else timeout
+        # One deadline for the whole stop: a beat slow to finish its pass
+        # (an enqueue waiting on a backend) leaves the workers what is left
+        # of the timeout, not a second one, so the process exits in time
+        # for its supervisor (systemd's, Kubernetes' grace period).
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         if self.housekeeper is not None:
             self.housekeeper.stop()
         if self.beat is not None:
-            self.beat.stop(timeout)
-        finished = self.pool.stop(timeout) if self.pool is not None else True
+            self.beat.stop(left())
+        finished = self.pool.stop(left()) if self.pool is not None else True
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.pool is not None:
@@ -305,7 +317,7 @@ class Scheduler:
             self._unreadable_at_start = self.backend.unreadable_filed
             self.metrics.record_unrunnable(CORRUPT_NAME, filed)
         if self.throughput is not None:
-            self.throughput.stop()
+            self.throughput.stop(max(THROUGHPUT_STOP_GRACE, left()))
         self._stopped.set()
         return finished
 

@@ -58,11 +58,18 @@ class ThroughputRecorder:
         self._thread = threading.Thread(target=self._loop, name="symphra-throughput", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the flush thread and write what is still counted."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the flush thread and write what is still counted. A flush
+        still waiting on the database after ``timeout`` seconds is left to
+        finish on its own (the thread is a daemon): the chart may then miss
+        the counts of that flush, the process does not wait for it."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("throughput counts are still being written after %.1f s; not waiting "
+                               "for them", timeout)
+                return
             self._thread = None
         self.flush()
 

@@ -197,3 +197,53 @@ def test_burst_files_an_unreadable_entry_and_runs_the_tasks_around_it(events):
     assert sorted(e[1] for e in events) == [1, 3]
     [failed] = backend.list_failed_sync()
     assert failed.id == broken.id and "'priority'" in failed.error
+
+
+class FakeClock:
+    """Stands in for the scheduler module's ``time``."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+
+class SlowToStop:
+    """A part whose stop uses ``takes`` seconds of the fake clock."""
+
+    def __init__(self, clock: FakeClock, takes: float) -> None:
+        self.clock, self.takes, self.given = clock, takes, None
+
+    def stop(self, timeout=None):
+        self.given = timeout
+        self.clock.now += self.takes
+        return True
+
+
+def test_stopping_shares_one_shutdown_timeout_between_the_beat_and_the_workers(monkeypatch):
+    # A supervisor's grace period (systemd, Kubernetes) is one number: a
+    # beat slow to stop must not give the workers a second timeout.
+    from symphra_django.runtime import scheduler as module
+
+    clock = FakeClock()
+    monkeypatch.setattr(module, "time", clock)
+    scheduler = Scheduler(MemoryBackend(), shutdown_timeout=30)
+    scheduler.beat, scheduler.pool = SlowToStop(clock, 25), SlowToStop(clock, 2)
+    assert scheduler.stop() is True
+    assert scheduler.beat.given == 30
+    assert scheduler.pool.given == 5
+
+
+def test_a_beat_that_outlives_the_timeout_leaves_the_workers_no_more_time(monkeypatch):
+    from symphra_django.runtime import scheduler as module
+
+    clock = FakeClock()
+    monkeypatch.setattr(module, "time", clock)
+    scheduler = Scheduler(MemoryBackend(), shutdown_timeout=10)
+    scheduler.beat, scheduler.pool = SlowToStop(clock, 12), SlowToStop(clock, 0)
+    scheduler.stop()
+    assert scheduler.pool.given == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import pytest
 
 from symphra_django import Scheduler
@@ -78,3 +81,23 @@ def test_prune_deletes_rows_older_than_a_day_only():
     recorder.flush()
     assert prune(now=MINUTE) == 1
     assert [r.minute.timestamp() for r in ThroughputMinute.objects.all()] == [MINUTE - 3600]
+
+
+def test_stopping_does_not_wait_past_its_timeout_for_a_flush_stuck_on_the_database(caplog):
+    entered, release = threading.Event(), threading.Event()
+    recorder = ThroughputRecorder("default", flush_interval=0.01)
+
+    def stuck_flush() -> None:  # a flush waiting for a lock
+        entered.set()
+        release.wait(30)
+
+    recorder.flush = stuck_flush
+    recorder.start()
+    try:
+        assert entered.wait(10)
+        with caplog.at_level(logging.WARNING, "symphra_django.throughput"):
+            recorder.stop(timeout=0.05)
+        assert recorder._thread is not None and recorder._thread.is_alive()
+        assert "not waiting" in caplog.text
+    finally:
+        release.set()
