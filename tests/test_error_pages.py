@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import django
 import pytest
 from django.conf import settings
 from django.core import mail
@@ -73,7 +74,16 @@ def test_the_plain_text_report_has_no_password(request_):
         assert password not in text
 
 
-@override_settings(DEBUG=False, SYMPHRA=with_secrets(), ADMINS=[("Ops", "ops@example.com")])
+# Django 6.0 takes ADMINS as plain addresses and deprecates pairs; 6.1 asks
+# for MAILERS (replacing EMAIL_BACKEND).
+MAIL_SETTINGS: dict[str, object] = {
+    "ADMINS": ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")],
+}
+if django.VERSION >= (6, 1):
+    MAIL_SETTINGS["MAILERS"] = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+
+@override_settings(DEBUG=False, SYMPHRA=with_secrets(), **MAIL_SETTINGS)
 @pytest.mark.parametrize("include_html", [False, True])
 def test_the_error_email_to_admins_has_no_password(request_, include_html):
     record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s",
