@@ -43,6 +43,7 @@ from symphra_django.backends.database import claims as sql
 from symphra_django.backends.database.inspection import DatabaseInspection
 from symphra_django.backends.database.workers import SQLWorkerRegistry
 from symphra_django.backends.sql_locks import is_lock_error, poll_for_lock, polls_for_locks
+from symphra_django.backends.sqlite_wal import Checkpointer, keeps_a_log
 from symphra_django.messages import TaskMessage
 from symphra_django.models import QueuedTask
 from symphra_django.utils.text import shorten_name
@@ -60,19 +61,6 @@ EXPIRY_INTERVAL = 0.05
 #: Retries of a statement that found the database locked (SQLite) or deadlocked.
 LOCK_RETRIES = 60
 MAX_ID_LENGTH = QueuedTask._meta.get_field("id").max_length
-#: Seconds between two checkpoints of SQLite's write-ahead log by a worker's
-#: upkeep while the log grows: at a few thousand pages a second the log
-#: stays under SQLite's own 1000-page trigger. While it does not grow, the
-#: upkeep looks again after CHECKPOINT_IDLE seconds, doubled at each look
-#: that finds no change up to CHECKPOINT_IDLE_MAX: an idle worker wakes for
-#: it a few times a minute, and when work starts, SQLite checkpoints once
-#: in a commit at worst before the upkeep looks again.
-CHECKPOINT_BUSY = 0.1
-CHECKPOINT_IDLE = 0.5
-CHECKPOINT_IDLE_MAX = 4.0
-#: Outside WAL mode there is no log to fold: look again this much later.
-CHECKPOINT_NO_WAL = 60.0
-
 _seq_lock = threading.Lock()
 _last_seq = 0
 
@@ -130,8 +118,7 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
         self._next_expiry = 0.0
         #: Queues whose last claim came back full (see claims_lock_database).
         self._draining: set[str] = set()
-        self._last_checkpoint = (-1, -1)
-        self._idle_wait = CHECKPOINT_IDLE / 2
+        self._checkpointer = Checkpointer()
 
     def describe(self) -> str:
         return f"{type(self).__name__}({self.alias}, database={self.database!r})"
@@ -150,23 +137,11 @@ class DatabaseBackend(DatabaseInspection, SQLWorkerRegistry, QueueBackend):
 
     @property
     def wants_upkeep(self) -> bool:  # type: ignore[override]  # a property over the base's plain attribute
-        return self.dialect.has_upkeep
+        return keeps_a_log(connections[self.database])
 
     def upkeep(self) -> float:
-        """Checkpoint SQLite's write-ahead log (see ``SQLiteDialect.checkpoint``)."""
-        connection = self.connection
-        try:
-            state = self.dialect.checkpoint(connection)
-        except Exception:
-            connection.close()  # the next call starts from a new connection
-            raise
-        if state[0] < 0:
-            return CHECKPOINT_NO_WAL
-        if state != self._last_checkpoint:
-            self._last_checkpoint, self._idle_wait = state, CHECKPOINT_IDLE / 2
-            return CHECKPOINT_BUSY
-        self._idle_wait = min(self._idle_wait * 2, CHECKPOINT_IDLE_MAX)
-        return self._idle_wait
+        """Fold SQLite's write-ahead log back (``symphra_django.backends.sqlite_wal``)."""
+        return self._checkpointer.checkpoint(self.connection)
 
     def _db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
         return self.dialect.db_time(connection, epoch)

@@ -76,17 +76,11 @@ class Dialect:
     #: How a lease's conditions name the status column ({} is the quoted
     #: column) in statements that find their rows by id.
     held_status = "{}"
-    #: Whether the backend's ``upkeep`` has work here (``checkpoint``).
-    has_upkeep = False
 
     def db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
         """Epoch seconds as the query parameter Django would bind for a
         ``DateTimeField`` on this connection."""
         return connection.ops.adapt_datetimefield_value(model_datetime(epoch))
-
-    def checkpoint(self, connection: BaseDatabaseWrapper) -> tuple[int, int]:
-        """(-1, -1): only SQLite keeps a write-ahead log to fold back."""
-        return -1, -1
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         names = TableNames(connection, QueuedTask)
@@ -278,13 +272,6 @@ class SQLiteDialect(Dialect):
     # claims wait for. A unary + keeps the condition and takes the column
     # out of index selection, leaving the primary key.
     held_status = "+{}"
-    # In WAL mode, the commit that takes the log past wal_autocheckpoint
-    # (1000 pages) copies the log into the database file and syncs it
-    # before it returns: at 200 tasks a second that was about one claim or
-    # acknowledgement a second waiting milliseconds, the 99th percentile of
-    # start lateness. A worker's upkeep thread checkpoints more often, so
-    # the log never gets there; PASSIVE waits for no reader or writer.
-    has_upkeep = True
 
     def db_time(self, connection: BaseDatabaseWrapper, epoch: float) -> Any:
         # What adapt_datetimefield_value stores (str() of the naive UTC
@@ -293,14 +280,6 @@ class SQLiteDialect(Dialect):
         if settings.USE_TZ and connection.timezone_name == "UTC":
             return str(datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None))
         return super().db_time(connection, epoch)
-
-    def checkpoint(self, connection: BaseDatabaseWrapper) -> tuple[int, int]:
-        """Copy what it can of the write-ahead log into the database file,
-        waiting for nobody: (frames in the log, frames copied), both -1 if
-        the database is not in WAL mode."""
-        connection.ensure_connection()
-        _busy, frames, copied = connection.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return frames, copied
 
 
 _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 
-from django.db import transaction
+from django.db import connections, transaction
 
 from symphra_django.exceptions import CorruptPayload, MissingPackage
 
@@ -50,6 +50,7 @@ from symphra_django.backends.rabbitmq.ledger import QUEUED, Entry, Ledger
 from symphra_django.backends.rabbitmq.link import BrokerLink
 from symphra_django.backends.rabbitmq.publisher import SIGNATURE, TASK_ID, TOKEN, Publisher
 from symphra_django.backends.rabbitmq.topology import Topology
+from symphra_django.backends.sqlite_wal import Checkpointer, keeps_a_log
 from symphra_django.messages import (
     DELAYED,
     FAILED,
@@ -149,6 +150,7 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
         # Lease tokens only need to be unique: a random prefix and a counter.
         self._lease_prefix = uuid.uuid4().hex[:16]
         self._lease_numbers = itertools.count()
+        self._checkpointer = Checkpointer()
 
     @property
     def worker_database(self) -> str:
@@ -158,6 +160,16 @@ class RabbitMQBackend(SQLWorkerRegistry, QueueBackend):
     @property
     def worker_namespace(self) -> str:
         return self.topology.namespace
+
+    @property
+    def wants_upkeep(self) -> bool:  # type: ignore[override]  # a property over the base's plain attribute
+        return keeps_a_log(connections[self.ledger.database])
+
+    def upkeep(self) -> float:
+        """Fold the ledger's SQLite write-ahead log back
+        (``symphra_django.backends.sqlite_wal``): every claim and
+        acknowledgement writes to it."""
+        return self._checkpointer.checkpoint(connections[self.ledger.database])
 
     def describe(self) -> str:
         return f"RabbitMQBackend({self.alias}, {self.masked_url}, exchange={self.topology.namespace})"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict, TypeVar
 
 from django.db import IntegrityError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, Min, Q
 
 from symphra_django.backends.rabbitmq.ledger_sql import INSERT_FIELDS, LedgerSQL
@@ -140,30 +141,40 @@ class Ledger:
             return []
         now = time.time()
         sql = self.sql
-        accepted: list[Entry] = []
-        refused: list[Entry] = []
-        with connections[self.database].cursor() as cursor:
-            for chunk in sql.chunks(entries, len(INSERT_FIELDS)):
-                cursor.execute(sql.insert(len(chunk)), [
-                    value for e in chunk
-                    for value in (self.namespace, queue, e.task_id, e.token, QUEUED, e.scheduled_time, now)
-                ])
-                if cursor.rowcount == len(chunk):
-                    accepted.extend(chunk)  # no id existed: every row is ours
-                    continue
-                # Which rows were skipped: those whose row holds another token.
-                # (An insert's chunk has fewer ids than one statement takes.)
-                cursor.execute(sql.tokens(len(chunk)), [self.namespace, queue, *(e.task_id for e in chunk)])
-                current = dict(cursor.fetchall())
-                for entry in chunk:
-                    (accepted if current.get(entry.task_id) == entry.token else refused).append(entry)
-        for entry in refused:
-            if self._rows(queue).filter(task_id=entry.task_id, state=FAILED).update(
-                token=entry.token, state=QUEUED, scheduled_time=entry.scheduled_time,
-                claim=None, lease_expires=None, updated_at=now,
-            ):
-                accepted.append(entry)
-        return accepted
+
+        def insert(connection: BaseDatabaseWrapper) -> list[Entry]:
+            # Safe to run again after a lock error: a row this call already
+            # wrote holds its token, so it reads as accepted the second time.
+            accepted: list[Entry] = []
+            refused: list[Entry] = []
+            with connection.cursor() as cursor:
+                for chunk in sql.chunks(entries, len(INSERT_FIELDS)):
+                    cursor.execute(sql.insert(len(chunk)), [
+                        value for e in chunk
+                        for value in (self.namespace, queue, e.task_id, e.token, QUEUED, e.scheduled_time, now)
+                    ])
+                    if cursor.rowcount == len(chunk):
+                        accepted.extend(chunk)  # no id existed: every row is ours
+                        continue
+                    # Which rows were skipped: those whose row holds another token.
+                    # (An insert's chunk has fewer ids than one statement takes.)
+                    cursor.execute(sql.tokens(len(chunk)), [self.namespace, queue, *(e.task_id for e in chunk)])
+                    current = dict(cursor.fetchall())
+                    for entry in chunk:
+                        (accepted if current.get(entry.task_id) == entry.token else refused).append(entry)
+            for entry in refused:
+                if self._rows(queue).filter(task_id=entry.task_id, state=FAILED).update(
+                    token=entry.token, state=QUEUED, scheduled_time=entry.scheduled_time,
+                    claim=None, lease_expires=None, updated_at=now,
+                ):
+                    accepted.append(entry)
+            return accepted
+
+        # The producer's insert waits for the workers' claims and
+        # acknowledgements on SQLite's lock: in short steps, not in SQLite's
+        # busy handler, whose first sleep alone (1 ms) was the 99th
+        # percentile of a task's start lateness.
+        return poll_for_lock(connections[self.database], insert)
 
     def forget(self, queue: str, entries: Iterable[Entry]) -> None:
         """Undo ``add`` for tasks whose publish failed."""

@@ -394,14 +394,14 @@ def log_state(alias: str) -> tuple[int, int]:
 
 
 def test_workers_fold_sqlites_log_back_so_that_no_claim_commit_has_to(wal_db):
-    from symphra_django.backends.database import backend as module
+    from symphra_django.backends import sqlite_wal as wal
 
     backend = DatabaseBackend(database=wal_db)
     assert backend.wants_upkeep
     fill(backend, 50)
     claimed = backend.dequeue_sync(50)
     backend.acknowledge_many_sync(claimed)
-    assert backend.upkeep() == module.CHECKPOINT_BUSY  # the log grew since the last look
+    assert backend.upkeep() == wal.CHECKPOINT_BUSY  # the log grew since the last look
     frames, copied = log_state(wal_db)
     assert frames > 0 and copied == frames
     # Copied whole, the log starts again from its beginning at the next
@@ -411,23 +411,23 @@ def test_workers_fold_sqlites_log_back_so_that_no_claim_commit_has_to(wal_db):
 
 
 def test_upkeep_looks_less_and_less_often_while_the_log_does_not_grow(wal_db):
-    from symphra_django.backends.database import backend as module
+    from symphra_django.backends import sqlite_wal as wal
 
     backend = DatabaseBackend(database=wal_db)
     fill(backend, 5)
-    assert backend.upkeep() == module.CHECKPOINT_BUSY
+    assert backend.upkeep() == wal.CHECKPOINT_BUSY
     waits = [backend.upkeep() for _ in range(6)]
-    assert waits[0] == module.CHECKPOINT_IDLE
-    assert waits == sorted(waits) and waits[-1] == module.CHECKPOINT_IDLE_MAX
+    assert waits[0] == wal.CHECKPOINT_IDLE
+    assert waits == sorted(waits) and waits[-1] == wal.CHECKPOINT_IDLE_MAX
     fill(backend, 5)
-    assert backend.upkeep() == module.CHECKPOINT_BUSY
-    assert backend.upkeep() == module.CHECKPOINT_IDLE  # idle again: from the start
+    assert backend.upkeep() == wal.CHECKPOINT_BUSY
+    assert backend.upkeep() == wal.CHECKPOINT_IDLE  # idle again: from the start
 
 
 def test_outside_wal_mode_upkeep_has_nothing_to_fold(sqlite_db):
-    from symphra_django.backends.database import backend as module
+    from symphra_django.backends import sqlite_wal as wal
 
-    assert DatabaseBackend(database=sqlite_db).upkeep() == module.CHECKPOINT_NO_WAL
+    assert DatabaseBackend(database=sqlite_db).upkeep() == wal.CHECKPOINT_NO_WAL
 
 
 def test_only_sqlite_asks_for_upkeep(engine):

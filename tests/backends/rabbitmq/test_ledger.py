@@ -182,3 +182,60 @@ def test_a_sqlite_lock_held_past_the_connections_timeout_reaches_every_writer(sq
     finally:
         holder.close()
     assert states(sqlite_ledger) == {entry.task_id: QUEUED}
+
+
+def test_a_producers_insert_waits_for_sqlites_write_lock_in_its_own_short_steps(sqlite_ledger, monkeypatch):
+    # A web request enqueueing while the workers claim and acknowledge.
+    timeouts: list[float] = []
+    set_busy_timeout = sql_locks._set_busy_timeout
+    monkeypatch.setattr(sql_locks, "_set_busy_timeout", lambda c, s: (timeouts.append(s), set_busy_timeout(c, s)))
+    first, second = entries(2)
+    holder = hold_write_lock("default")
+    releaser = threading.Timer(0.3, holder.rollback)
+    releaser.start()
+    try:
+        assert sqlite_ledger.add("q", [first, second]) == [first, second]
+    finally:
+        releaser.join()
+        holder.close()
+    assert states(sqlite_ledger) == {first.task_id: QUEUED, second.task_id: QUEUED}
+    assert timeouts == [0, sql_locks.busy_timeout(connections["default"])]
+
+
+def test_an_insert_run_again_after_a_lock_error_accepts_the_rows_it_wrote(sqlite_ledger):
+    # What poll_for_lock does when a later chunk met the lock: the rows of
+    # the first try are there with their tokens.
+    batch = entries(3)
+    assert sqlite_ledger.add("q", batch[:2]) == batch[:2]
+    assert sqlite_ledger.add("q", batch) == batch
+
+
+# -- upkeep --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", ["default", "postgresql"], ids=["sqlite", "postgresql"])
+def test_workers_fold_the_ledgers_log_back_only_where_it_is_sqlite(request, alias):
+    from symphra_django.backends.rabbitmq.backend import RabbitMQBackend
+
+    use_database(request, alias)
+    backend = RabbitMQBackend(database=alias)
+    assert backend.wants_upkeep == (alias == "default")
+
+
+def test_the_upkeep_checkpoints_the_ledgers_sqlite_log(sqlite_ledger):
+    from symphra_django.backends import sqlite_wal
+    from symphra_django.backends.rabbitmq.backend import RabbitMQBackend
+
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    try:
+        backend = RabbitMQBackend(database="default")
+        sqlite_ledger.add("q", entries(20))
+        # It saw the log grow since its last look: the next look is soon.
+        assert backend.upkeep() == sqlite_wal.CHECKPOINT_BUSY
+        assert backend.upkeep() == sqlite_wal.CHECKPOINT_IDLE
+    finally:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=DELETE")
