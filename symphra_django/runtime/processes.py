@@ -75,7 +75,10 @@ def build_scheduler(options: RunOptions) -> Scheduler:
     )
 
 
-def run(options: RunOptions) -> None:
+def run(options: RunOptions, requested: threading.Event | None = None) -> None:
+    """Run one ``runscheduler`` process until a signal (or its burst ends).
+    ``requested``: set by signal handlers already installed (a worker process
+    installs them before Django starts, so an early SIGTERM is not lost)."""
     scheduler = build_scheduler(options)
     from symphra_django.tasks.registry import registry
 
@@ -99,8 +102,9 @@ def run(options: RunOptions) -> None:
         if options.burst:
             scheduler.run_burst()
         else:
-            requested = threading.Event()
-            install_signal_handlers(requested)
+            if requested is None:
+                requested = threading.Event()
+                install_signal_handlers(requested)
             if children:
                 _forward_signals(children)
             scheduler.run_until(requested)
@@ -171,11 +175,19 @@ def start_metrics(options: RunOptions) -> Any:
 def _start_children(options: RunOptions) -> list[Any]:
     context = multiprocessing.get_context("spawn")
     children = []
-    for _ in range(options.processes - 1):
-        child = context.Process(target=_child_main, args=(asdict(replace(options, child=True)),),
-                                name="symphra-worker-process")
-        child.start()
-        children.append(child)
+    # A worker process ignores SIGINT from its first instruction (an ignored
+    # signal stays ignored across exec): see _child_main.
+    ignore = not options.burst
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignore else None
+    try:
+        for _ in range(options.processes - 1):
+            child = context.Process(target=_child_main, args=(asdict(replace(options, child=True)),),
+                                    name="symphra-worker-process")
+            child.start()
+            children.append(child)
+    finally:
+        if ignore:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
     return children
 
 
@@ -202,8 +214,18 @@ def _forward_signals(children: list[Any]) -> None:
 
 
 def _child_main(options: dict[str, Any]) -> None:
+    # A worker process stops when the main process tells it to (SIGTERM),
+    # even while it is still starting. Ctrl-C in a terminal reaches every
+    # process of the foreground group at once, and the main process passes
+    # it on: a worker that heard both would take the second for "exit now".
+    # (A burst keeps the default handlers: it stops by finishing.)
+    requested = None
+    if not options.get("burst"):
+        requested = threading.Event()
+        install_signal_handlers(requested, (signal.SIGTERM,))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     import django
 
     django.setup()
     configure_logging(options.get("log_level"))
-    run(RunOptions(**options))
+    run(RunOptions(**options), requested)

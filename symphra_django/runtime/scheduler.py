@@ -457,8 +457,10 @@ class Scheduler:
         }
 
 
-def install_signal_handlers(requested: threading.Event) -> None:
-    """First SIGTERM/SIGINT sets ``requested``; a second one exits at once."""
+def install_signal_handlers(
+    requested: threading.Event, signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT)
+) -> None:
+    """First of ``signals`` (SIGTERM, SIGINT) sets ``requested``; a second one exits at once."""
 
     def handle(signum: int, frame: Any) -> None:
         if requested.is_set():
@@ -469,5 +471,5 @@ def install_signal_handlers(requested: threading.Event) -> None:
         logger.info("received %s", signal.Signals(signum).name)
         requested.set()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    for sig in signals:
+        signal.signal(sig, handle)

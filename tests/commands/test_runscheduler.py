@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import time
 from io import StringIO
@@ -152,6 +153,31 @@ def test_sigterm_mid_work_finishes_running_tasks_exits_0_and_loses_nothing(proje
     assert sorted(set(map(int, rows))) == list(range(200))
     # A graceful stop hands back unstarted work: nothing runs twice.
     assert len(rows) == 200
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_worker_process_gracefully(project):
+    # Ctrl-C in a terminal sends SIGINT to every process of the foreground
+    # group, and the main process passes it on to its worker processes: a
+    # worker that took the second for "exit now" dropped its running tasks.
+    assert project.manage("enqueue_rows", "200", "--sleep", "0.02").returncode == 0
+    proc = project.start("--no-beat", "--processes", "2", "--workers", "2", own_group=True)
+    project.wait_for_rows(20)
+    # Both processes are up (each has written its heartbeat record).
+    wait_until(lambda: project.query("SELECT COUNT(*) FROM symphra_worker")[0][0] == 2, timeout=60,
+               message="two worker records")
+    os.killpg(proc.pid, signal.SIGINT)
+    code, out = finish(proc)
+    assert code == 0, out
+    assert "second signal" not in out and "exited with code" not in out, out
+    assert out.count("stopped:") == 2, out  # the main process and its worker process
+    done_before = len(project.rows())
+    assert done_before < 200, "the test must interrupt work in progress"
+    code, out = finish(project.start("--burst", "--no-beat"))
+    assert code == 0, out
+    rows = project.rows()
+    assert sorted(set(map(int, rows))) == list(range(200))
+    assert len(rows) == 200  # every running task finished, none was redone
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ class Project:
             **env,
         }
         self.procs: list[subprocess.Popen] = []
+        self.groups: set[int] = set()
 
     def manage(self, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -34,17 +35,26 @@ class Project:
             capture_output=True, text=True, timeout=timeout,
         )
 
-    def start(self, *args: str, **env: str) -> subprocess.Popen:
+    def start(self, *args: str, own_group: bool = False, **env: str) -> subprocess.Popen:
+        """``runscheduler *args``; with ``own_group`` it leads a process group
+        of its own, as a command started in a terminal does (for Ctrl-C)."""
         proc = subprocess.Popen(
             [sys.executable, "-m", "django", "runscheduler", *args], cwd=ROOT,
             env={**self.env, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=own_group,
         )
         self.procs.append(proc)
+        if own_group:
+            self.groups.add(proc.pid)
         return proc
 
     def rows(self, prefix: str = "") -> list[str]:
         with sqlite3.connect(self.db_path, timeout=30) as conn:
             return [r[0] for r in conn.execute("SELECT key FROM sampleapp_run WHERE key LIKE ?", (prefix + "%",))]
+
+    def query(self, sql: str) -> list[tuple]:
+        with sqlite3.connect(self.db_path, timeout=30) as conn:
+            return conn.execute(sql).fetchall()
 
     def wait_for_rows(self, count: int, timeout: float = 60) -> None:
         wait_until(lambda: len(self.rows()) >= count, timeout=timeout,
@@ -54,6 +64,11 @@ class Project:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
+            if proc.pid in self.groups:  # its worker processes too
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             proc.communicate(timeout=30)
 
 
