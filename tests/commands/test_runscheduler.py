@@ -145,14 +145,18 @@ def test_sigterm_mid_work_finishes_running_tasks_exits_0_and_loses_nothing(proje
     code, out = finish(proc)
     assert code == 0, out
     assert "shutting down" in out
-    done_before = len(project.rows())
-    assert done_before < 200, "the test must interrupt work in progress"
+    each_ran_once_after_a_burst(project, 200)
+
+
+def each_ran_once_after_a_burst(project, count: int) -> None:
+    """After a graceful stop mid-run, a burst runs the rest: every task ran,
+    and none twice (running tasks finished, unstarted ones were handed back)."""
+    assert len(project.rows()) < count, "the test must interrupt work in progress"
     code, out = finish(project.start("--burst", "--no-beat"))
     assert code == 0, out
     rows = project.rows()
-    assert sorted(set(map(int, rows))) == list(range(200))
-    # A graceful stop hands back unstarted work: nothing runs twice.
-    assert len(rows) == 200
+    assert sorted(set(map(int, rows))) == list(range(count))
+    assert len(rows) == count
 
 
 @pytest.mark.slow
@@ -171,13 +175,7 @@ def test_ctrl_c_stops_every_worker_process_gracefully(project):
     assert code == 0, out
     assert "second signal" not in out and "exited with code" not in out, out
     assert out.count("stopped:") == 2, out  # the main process and its worker process
-    done_before = len(project.rows())
-    assert done_before < 200, "the test must interrupt work in progress"
-    code, out = finish(project.start("--burst", "--no-beat"))
-    assert code == 0, out
-    rows = project.rows()
-    assert sorted(set(map(int, rows))) == list(range(200))
-    assert len(rows) == 200  # every running task finished, none was redone
+    each_ran_once_after_a_burst(project, 200)
 
 
 @pytest.mark.slow
