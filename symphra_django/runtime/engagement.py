@@ -88,6 +88,12 @@ class Engagement:
         # Trials alternate between one thread fewer and one more.
         self._probe_down = False
 
+    @property
+    def busy(self) -> int:
+        """Threads between :meth:`begin` and :meth:`end`: claiming or running a batch."""
+        with self._cond:
+            return self._busy
+
     def admits(self, index: int) -> bool:
         return index < self.active or self._stopped
 

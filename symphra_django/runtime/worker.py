@@ -156,8 +156,6 @@ class WorkerPool:
         # Tasks running now: id → (message, started). One dict write and one
         # pop per task; read by the heartbeat.
         self._running: dict[str, tuple[TaskMessage, float]] = {}
-        self._busy = 0
-        self._busy_lock = threading.Lock()
         self._backend_down = False
         self._last_work = 0.0
 
@@ -206,10 +204,8 @@ class WorkerPool:
 
     @property
     def idle(self) -> bool:
-        """True when no thread is running or holding a task."""
-        with self._busy_lock:
-            busy = self._busy
-        return busy == 0 and not self._held
+        """True when no thread is claiming, running or holding a task."""
+        return self.engagement.busy == 0 and not self._held
 
     def wake(self) -> None:
         """Work has arrived: wake one idle thread."""
@@ -288,8 +284,6 @@ class WorkerPool:
 
     def _claim(self, queue: str) -> list[TaskMessage] | None:
         try:
-            with self._busy_lock:
-                self._busy += 1
             batch = self.backend.dequeue_sync(self.batch_size, queue=queue, lease_seconds=self.lease_seconds)
         except Exception:
             if not self._backend_down:
@@ -297,9 +291,6 @@ class WorkerPool:
                                self.backend.describe(), queue, exc_info=True)
                 self._backend_down = True
             return None
-        finally:
-            with self._busy_lock:
-                self._busy -= 1
         if self._backend_down:
             logger.warning("claiming from %s works again", self.backend.describe())
             self._backend_down = False
@@ -313,8 +304,6 @@ class WorkerPool:
         runner.new_batch()
         answered = 0
         succeeded: list[TaskMessage] = []
-        with self._busy_lock:
-            self._busy += 1
         try:
             for message in batch:
                 if self._stopping.is_set():
@@ -339,8 +328,6 @@ class WorkerPool:
             # Only if something went wrong: stop renewing what was not
             # answered, so that its lease expires and it is redone.
             self._forget(batch[answered:])
-            with self._busy_lock:
-                self._busy -= 1
 
     def _acknowledge(self, messages: list[TaskMessage]) -> None:
         self._call(self.backend.acknowledge_many_sync, messages)
