@@ -8,7 +8,11 @@ first time a test needs one, and dropped at the end of the run.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import threading
 import warnings
+from collections.abc import Iterator
 
 import django
 import pytest
@@ -79,3 +83,34 @@ def explain(database: str, statement: str, params: list, table: str) -> str:
         columns = [d[0] for d in cursor.description]
     shown = [i for i, name in enumerate(columns) if name != "possible_keys"]
     return "\n".join(" ".join(str(row[i]) for i in shown) for row in rows)
+
+
+@contextlib.contextmanager
+def sqlite_write_lock_held(alias: str, release_after: float | None = None) -> Iterator[None]:
+    """Another connection holds SQLite's write lock on ``alias``'s file for the
+    block, or only its first ``release_after`` seconds."""
+    holder = sqlite3.connect(connections[alias].settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    releaser = None if release_after is None else threading.Timer(release_after, holder.rollback)
+    if releaser is not None:
+        releaser.start()
+    try:
+        yield
+    finally:
+        if releaser is not None:
+            releaser.join()
+        holder.close()
+
+
+@contextlib.contextmanager
+def sqlite_wal_mode(alias: str) -> Iterator[None]:
+    """``alias``'s SQLite test database in WAL mode for the block, then back."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    try:
+        yield
+    finally:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=DELETE")

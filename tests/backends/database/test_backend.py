@@ -21,7 +21,7 @@ from symphra_django.backends.database.backend import DatabaseBackend, SQLiteBack
 from symphra_django.backends.handler import build_backend
 from symphra_django.messages import DELAYED, READY, TaskMessage
 from symphra_django.models import QueuedTask
-from tests.support.databases import explain, use_database
+from tests.support.databases import explain, sqlite_wal_mode, sqlite_write_lock_held, use_database
 
 
 @pytest.fixture(params=["default", "postgresql", "mariadb"], ids=["sqlite", "postgresql", "mariadb"])
@@ -112,12 +112,6 @@ def test_the_lease_index_holds_in_flight_rows_only_where_the_engine_has_partial_
 # -- concurrency --------------------------------------------------------------------
 
 
-def hold_sqlite_write_lock(connection) -> sqlite3.Connection:
-    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
-    return holder
-
-
 def busy_timeout_ms(connection) -> int:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout")
@@ -127,14 +121,8 @@ def busy_timeout_ms(connection) -> int:
 def test_a_locked_sqlite_database_is_waited_for_and_the_connections_busy_timeout_kept(sqlite_db):
     backend = DatabaseBackend(database=sqlite_db)
     connection = connections[sqlite_db]
-    holder = hold_sqlite_write_lock(connection)
-    releaser = threading.Timer(0.3, holder.rollback)
-    releaser.start()
-    try:
+    with sqlite_write_lock_held(sqlite_db, release_after=0.3):
         assert backend.enqueue_sync(TaskMessage(name="tests.noop", id="waited")) is True
-    finally:
-        releaser.join()
-        holder.close()
     assert backend.get_status_sync("waited") == READY
     # The backend waits in its own short steps; the task code sharing this
     # connection still gets the configured timeout (OPTIONS["timeout"]: 20 s).
@@ -148,11 +136,8 @@ def test_a_claim_on_sqlite_with_nothing_due_waits_for_no_write_lock(sqlite_db, m
     backend.enqueue_sync(TaskMessage(name="tests.noop", id="later", scheduled_time=time.time() + 3600))
     connection = connections[sqlite_db]
     monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.1)
-    holder = hold_sqlite_write_lock(connection)
-    try:
+    with sqlite_write_lock_held(sqlite_db):
         assert backend.dequeue_sync(10) == []
-    finally:
-        holder.close()
     backend.enqueue_sync(TaskMessage(name="tests.noop", id="now"))
     assert [t.id for t in backend.dequeue_sync(10)] == ["now"]
 
@@ -161,12 +146,8 @@ def test_a_sqlite_lock_held_past_the_connections_timeout_is_raised(sqlite_db, mo
     backend = DatabaseBackend(database=sqlite_db)
     connection = connections[sqlite_db]
     monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.1)
-    holder = hold_sqlite_write_lock(connection)
-    try:
-        with pytest.raises(OperationalError, match="locked"):
-            backend.enqueue_sync(TaskMessage(name="tests.noop", id="refused"))
-    finally:
-        holder.close()
+    with sqlite_write_lock_held(sqlite_db), pytest.raises(OperationalError, match="locked"):
+        backend.enqueue_sync(TaskMessage(name="tests.noop", id="refused"))
     assert busy_timeout_ms(connection) == 100
     assert backend.get_status_sync("refused") is None
 
@@ -375,13 +356,8 @@ def test_a_session_ended_by_the_server_is_reopened_with_one_log_line(engine, cap
 @pytest.fixture
 def wal_db(sqlite_db):
     """The SQLite test database in WAL mode for one test, then back."""
-    connection = connections[sqlite_db]
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode=WAL")
-    yield sqlite_db
-    connection.close()
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode=DELETE")
+    with sqlite_wal_mode(sqlite_db):
+        yield sqlite_db
 
 
 def log_state(alias: str) -> tuple[int, int]:

@@ -7,8 +7,6 @@ without a broker: the conformance suite covers the backend as a whole.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 import uuid
 
@@ -18,7 +16,7 @@ from django.db import OperationalError, connections
 from symphra_django.backends import sql_locks
 from symphra_django.backends.rabbitmq.ledger import FAILED, IN_FLIGHT, QUEUED, Entry, Ledger
 from symphra_django.models import BrokerTask
-from tests.support.databases import explain, use_database
+from tests.support.databases import explain, sqlite_wal_mode, sqlite_write_lock_held, use_database
 
 
 @pytest.fixture(params=["default", "postgresql", "mariadb"], ids=["sqlite", "postgresql", "mariadb"])
@@ -142,64 +140,46 @@ def sqlite_ledger(request) -> Ledger:
     return Ledger("ns", "default")
 
 
-def hold_write_lock(alias: str) -> sqlite3.Connection:
-    holder = sqlite3.connect(connections[alias].settings_dict["NAME"], isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
-    return holder
+@pytest.fixture
+def busy_timeouts(monkeypatch) -> list[float]:
+    """Every busy timeout the lock waiting sets, in order."""
+    timeouts: list[float] = []
+    set_busy_timeout = sql_locks._set_busy_timeout
+    monkeypatch.setattr(sql_locks, "_set_busy_timeout", lambda c, s: (timeouts.append(s), set_busy_timeout(c, s)))
+    return timeouts
 
 
-def test_an_acknowledgement_waits_for_sqlites_write_lock_in_its_own_short_steps(sqlite_ledger, monkeypatch):
+def test_an_acknowledgement_waits_for_sqlites_write_lock_in_its_own_short_steps(sqlite_ledger, busy_timeouts):
     # SQLite's busy handler would sleep up to 100 ms between looks: a window
     # in which the finished tasks of a killed worker stay unacknowledged.
     [entry] = entries(1)
     sqlite_ledger.add("q", [entry])
     sqlite_ledger.claim("q", [entry], "c1", time.time() + 60)
-    timeouts: list[float] = []
-    set_busy_timeout = sql_locks._set_busy_timeout
-    monkeypatch.setattr(sql_locks, "_set_busy_timeout", lambda c, s: (timeouts.append(s), set_busy_timeout(c, s)))
-    holder = hold_write_lock("default")
-    releaser = threading.Timer(0.3, holder.rollback)
-    releaser.start()
-    try:
+    busy_timeouts.clear()  # those of the add and the claim
+    with sqlite_write_lock_held("default", release_after=0.3):
         assert sqlite_ledger.finish("q", [entry.task_id], {"c1"}) == 1
-    finally:
-        releaser.join()
-        holder.close()
     assert states(sqlite_ledger) == {}
     # The engine's handler was off while the ledger waited, and the
     # connection's configured timeout (OPTIONS["timeout"]) is back after.
-    assert timeouts == [0, sql_locks.busy_timeout(connections["default"])]
+    assert busy_timeouts == [0, sql_locks.busy_timeout(connections["default"])]
 
 
 def test_a_sqlite_lock_held_past_the_connections_timeout_reaches_every_writer(sqlite_ledger, monkeypatch):
     [entry] = entries(1)
     sqlite_ledger.add("q", [entry])
     monkeypatch.setitem(connections["default"].settings_dict["OPTIONS"], "timeout", 0.1)
-    holder = hold_write_lock("default")
-    try:
-        with pytest.raises(OperationalError, match="locked"):
-            sqlite_ledger.claim("q", [entry], "c1", time.time() + 60)
-    finally:
-        holder.close()
+    with sqlite_write_lock_held("default"), pytest.raises(OperationalError, match="locked"):
+        sqlite_ledger.claim("q", [entry], "c1", time.time() + 60)
     assert states(sqlite_ledger) == {entry.task_id: QUEUED}
 
 
-def test_a_producers_insert_waits_for_sqlites_write_lock_in_its_own_short_steps(sqlite_ledger, monkeypatch):
+def test_a_producers_insert_waits_for_sqlites_write_lock_in_its_own_short_steps(sqlite_ledger, busy_timeouts):
     # A web request enqueueing while the workers claim and acknowledge.
-    timeouts: list[float] = []
-    set_busy_timeout = sql_locks._set_busy_timeout
-    monkeypatch.setattr(sql_locks, "_set_busy_timeout", lambda c, s: (timeouts.append(s), set_busy_timeout(c, s)))
     first, second = entries(2)
-    holder = hold_write_lock("default")
-    releaser = threading.Timer(0.3, holder.rollback)
-    releaser.start()
-    try:
+    with sqlite_write_lock_held("default", release_after=0.3):
         assert sqlite_ledger.add("q", [first, second]) == [first, second]
-    finally:
-        releaser.join()
-        holder.close()
     assert states(sqlite_ledger) == {first.task_id: QUEUED, second.task_id: QUEUED}
-    assert timeouts == [0, sql_locks.busy_timeout(connections["default"])]
+    assert busy_timeouts == [0, sql_locks.busy_timeout(connections["default"])]
 
 
 def test_an_insert_run_again_after_a_lock_error_accepts_the_rows_it_wrote(sqlite_ledger):
@@ -226,16 +206,9 @@ def test_the_upkeep_checkpoints_the_ledgers_sqlite_log(sqlite_ledger):
     from symphra_django.backends import sqlite_wal
     from symphra_django.backends.rabbitmq.backend import RabbitMQBackend
 
-    connection = connections["default"]
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode=WAL")
-    try:
+    with sqlite_wal_mode("default"):
         backend = RabbitMQBackend(database="default")
         sqlite_ledger.add("q", entries(20))
         # It saw the log grow since its last look: the next look is soon.
         assert backend.upkeep() == sqlite_wal.CHECKPOINT_BUSY
         assert backend.upkeep() == sqlite_wal.CHECKPOINT_IDLE
-    finally:
-        connection.close()
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA journal_mode=DELETE")
