@@ -85,6 +85,7 @@ def end_queue_sessions(project: Project) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_three_processes_on_one_queue_of_10000_tasks_run_each_exactly_once(project):
     three_processes_run_each_task_exactly_once(project, 10000)
 
@@ -109,12 +110,14 @@ def test_sessions_ended_by_the_server_mid_run_are_reopened_and_nothing_is_lost(p
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("project", ["postgresql"], indirect=True)
 def test_three_schedulers_with_an_every_second_cron_run_one_per_tick_for_30_seconds(project):
     three_schedulers_run_one_per_tick(project, 30)
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("project", ["postgresql"], indirect=True)
 def test_three_schedulers_run_each_tick_of_a_database_schedule_once_for_15_seconds(project):
     three_schedulers_run_a_database_schedule_once_per_tick(project, 15)

@@ -49,16 +49,19 @@ def test_sigkill_in_the_middle_of_5000_tasks_loses_none_and_repeats_only_in_flig
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_three_processes_on_one_queue_of_10000_tasks_run_each_exactly_once(project):
     three_processes_run_each_task_exactly_once(project, 10000)
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_three_schedulers_with_an_every_second_cron_run_one_per_tick_for_30_seconds(project):
     three_schedulers_run_one_per_tick(project, 30)
 
 
 @pytest.mark.slow
+@pytest.mark.soak
 def test_three_schedulers_run_each_tick_of_a_database_schedule_once_for_15_seconds(project):
     three_schedulers_run_a_database_schedule_once_per_tick(project, 15)
 
