@@ -254,8 +254,11 @@ def build_client(
             sentinel_kwargs={"socket_timeout": socket_timeout or 1.0, **ssl_kwargs},
             **ssl_kwargs,
         )
+        service = target.service_name
+        if service is None:  # parse_url names the master of every Sentinel url
+            raise ValueError(f"Sentinel target {target.display!r} names no master")
         return sentinel.master_for(
-            target.service_name, db=target.db, max_connections=max_connections, **auth, **common,
+            service, db=target.db, max_connections=max_connections, **auth, **common,
         )
     pool_kwargs = {"max_connections": max_connections, **common}
     if password is not None:
