@@ -71,7 +71,8 @@ class RedisTarget:
     password: str | None = field(default=None, repr=False)
     ssl: bool = False
     ssl_options: tuple[tuple[str, str], ...] = ()
-    service_name: str | None = None
+    #: The Sentinel master's name (parse_url requires one); empty for other kinds.
+    service_name: str = ""
 
     @property
     def display(self) -> str:
@@ -254,11 +255,8 @@ def build_client(
             sentinel_kwargs={"socket_timeout": socket_timeout or 1.0, **ssl_kwargs},
             **ssl_kwargs,
         )
-        service = target.service_name
-        if service is None:  # parse_url names the master of every Sentinel url
-            raise ValueError(f"Sentinel target {target.display!r} names no master")
         return sentinel.master_for(
-            service, db=target.db, max_connections=max_connections, **auth, **common,
+            target.service_name, db=target.db, max_connections=max_connections, **auth, **common,
         )
     pool_kwargs = {"max_connections": max_connections, **common}
     if password is not None:
